@@ -1,0 +1,102 @@
+"""Every table schema, declared once.
+
+Two families:
+- CONTRACT_*: what the platform export holds (docs/input-contract.md). Timestamps arrive as strings
+  (ISO-8601 with offset) or epoch milliseconds, so they are read as strings and parsed by ingest.
+- RAW_* and the other tables: what genuine writes to Delta. Every field is nullable on purpose: Delta
+  turns Spark's non-nullable fields into NOT NULL columns and later appends with a null would fail;
+  required-ness is enforced by validation instead (see genuine.ingest).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+
+def _s(*fields: tuple[str, DataType]) -> StructType:
+    return StructType([StructField(name, dtype, True) for name, dtype in fields])
+
+
+S, L, I, D, B, T, DT = StringType(), LongType(), IntegerType(), DoubleType(), BooleanType(), TimestampType(), DateType()
+MEDIA = ArrayType(_s(("phash", S), ("aigc_label", B)), True)
+
+# --- input contract: the entities of a platform export -------------------------------------------
+ENTITY_KEYS: dict[str, list[str]] = {
+    "accounts": ["account_id"],
+    "posts": ["post_id"],
+    "interactions": ["event_id"],
+    "sessions": ["session_id"],
+    "reports": ["report_id"],
+    "labels": ["account_id", "source", "decided_at"],
+}
+REQUIRED_ENTITIES = ("accounts", "posts", "interactions", "sessions", "reports")
+OPTIONAL_ENTITIES = ("labels",)
+
+# --- raw layer: validated, typed, UTC, privacy-safe ------------------------------------------------
+LINEAGE = (("ingest_run_id", S), ("source_file", S))
+
+RAW_ACCOUNTS = _s(("account_id", S), ("created_at", T), ("nickname", S), ("bio", S), ("verified", B),
+                  ("declared_ai_assisted", B), ("region", S), *LINEAGE)
+RAW_POSTS = _s(("post_id", S), ("account_id", S), ("created_at", T), ("title", S), ("body", S),
+               ("client", S), ("topics", ArrayType(S, True)), ("media", MEDIA), ("declared_ai", B), *LINEAGE)
+RAW_INTERACTIONS = _s(("event_id", S), ("actor_id", S), ("kind", S), ("target_account_id", S),
+                      ("target_post_id", S), ("created_at", T), ("body", S), *LINEAGE)
+# ip and device_id never land in clear: keyed HMAC-SHA256, hex.
+RAW_SESSIONS = _s(("session_id", S), ("account_id", S), ("device_hash", S), ("ip_hash", S),
+                  ("started_at", T), ("client", S), *LINEAGE)
+RAW_REPORTS = _s(("report_id", S), ("reporter_id", S), ("reported_account_id", S), ("reason", S),
+                 ("created_at", T), ("body", S), *LINEAGE)
+RAW_LABELS = _s(("account_id", S), ("label", S), ("source", S), ("decided_at", T), *LINEAGE)
+
+RAW_SCHEMAS: dict[str, StructType] = {
+    "accounts": RAW_ACCOUNTS,
+    "posts": RAW_POSTS,
+    "interactions": RAW_INTERACTIONS,
+    "sessions": RAW_SESSIONS,
+    "reports": RAW_REPORTS,
+    "labels": RAW_LABELS,
+}
+RAW_TABLE = {entity: f"raw_{entity}" for entity in RAW_SCHEMAS}
+
+QUARANTINE = _s(("quarantine_id", S), ("entity", S), ("source_file", S), ("record_no", L), ("raw", S),
+                ("reason", S), ("detail", S), ("run_id", S), ("quarantined_at", T))
+
+RUNS = _s(("run_id", S), ("job", S), ("status", S), ("started_at", T), ("ended_at", T),
+          ("config_hash", S), ("code_version", S), ("params", S),
+          ("inputs", MapType(S, L, True)), ("outputs", MapType(S, L, True)),
+          ("row_counts", MapType(S, L, True)), ("error", S))
+
+
+def to_arrow(schema: StructType) -> pa.Schema:
+    """Arrow twin of a Spark schema, with UTC microsecond timestamps as Delta stores them."""
+    return pa.schema([pa.field(f.name, _arrow_type(f.dataType), nullable=True) for f in schema.fields])
+
+
+def _arrow_type(dtype: DataType) -> pa.DataType:
+    simple: dict[type, pa.DataType] = {
+        StringType: pa.string(), LongType: pa.int64(), IntegerType: pa.int32(), DoubleType: pa.float64(),
+        BooleanType: pa.bool_(), TimestampType: pa.timestamp("us", tz="UTC"), DateType: pa.date32(),
+    }
+    if type(dtype) in simple:
+        return simple[type(dtype)]
+    if isinstance(dtype, ArrayType):
+        return pa.list_(_arrow_type(dtype.elementType))
+    if isinstance(dtype, MapType):
+        return pa.map_(_arrow_type(dtype.keyType), _arrow_type(dtype.valueType))
+    if isinstance(dtype, StructType):
+        return pa.struct([pa.field(f.name, _arrow_type(f.dataType)) for f in dtype.fields])
+    raise TypeError(f"no Arrow mapping for {dtype}")

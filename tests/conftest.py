@@ -1,0 +1,40 @@
+"""One Spark session for the whole test run (a fresh JVM costs ~10 s), injected, never created at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="session")
+def cfg_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Build a test config whose lake and MLflow store live in a fresh temp folder."""
+    from genuine.config import load_config
+
+    def make(*overrides: str, root: Path | None = None):
+        root = root or tmp_path_factory.mktemp("lake")
+        base = [f"lake.root={root}", f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
+                f"privacy.key_file={root}/hmac.key", "lake.engine=delta-rs"]
+        return load_config("test", base + list(overrides))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def cfg(cfg_factory):
+    return cfg_factory()
+
+
+@pytest.fixture(scope="session")
+def spark(cfg, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from genuine.session import get_spark
+
+    session = get_spark(cfg)
+    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("checkpoints")))
+    yield session
+    session.stop()

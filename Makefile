@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create the virtualenv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+export MLFLOW_DISABLE_TELEMETRY := true
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck check-java bench clean install
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || \
+		{ echo "genuine needs Java 17+ for Spark: install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."; exit 3; }
+
+demo: $(STAMP) check-java
+	$(BIN)/genuine demo
+
+test: $(STAMP) check-java
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check genuine jobs features models tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy genuine jobs features models
+
+bench: $(STAMP) check-java
+	$(BIN)/genuine bench simulate
+	$(BIN)/genuine bench features
+
+clean:
+	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine

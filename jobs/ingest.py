@@ -1,0 +1,32 @@
+"""Ingest a platform export into the raw Delta tables (spark-submit jobs/ingest.py DIR)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from genuine.config import Config
+from genuine.ingest import IngestReport, ingest
+from jobs.common import base_parser, config_from, job
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Config, export_dir: str | Path, run_id: str | None = None, spark=None) -> IngestReport:
+    with job("ingest", cfg, {"export_dir": str(export_dir)}, run_id, spark) as ctx:
+        report = ingest(ctx.lake, export_dir, ctx.ledger)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = base_parser(__doc__ or "")
+    p.add_argument("export_dir")
+    args = p.parse_args(argv)
+    report = run(config_from(args), args.export_dir, args.run_id)
+    unbalanced = [e for e, c in report.entities.items() if not c.balanced]
+    return 1 if unbalanced else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

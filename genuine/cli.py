@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,9 +19,9 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 app.add_typer(bench_app, name="bench")
 console = Console()
 
-EnvOpt = Annotated[Optional[str], typer.Option("--env", help="config environment: conf/<env>.yml")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a config value: key.path=value")]
-RunOpt = Annotated[Optional[str], typer.Option("--run-id", help="retry a run: its committed writes are skipped")]
+EnvOpt = Annotated[str | None, typer.Option("--env", help="config environment: conf/<env>.yml")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a config value: key.path=value")]
+RunOpt = Annotated[str | None, typer.Option("--run-id", help="retry a run: its committed writes are skipped")]
 
 
 def _cfg(env: str | None, overrides: list[str] | None) -> Config:
@@ -53,6 +53,30 @@ def ingest(export_dir: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: Ru
 
     cfg = _cfg(env, set_)
     report = run(cfg, export_dir, run_id)
+    _print_ingest(cfg, report)
+
+
+@app.command()
+def demo(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 3000,
+         days: Annotated[int, typer.Option(help="simulated days")] = 14,
+         seed: Annotated[int, typer.Option(help="random seed")] = 7,
+         out: Annotated[Path, typer.Option(help="where the simulated export goes")] = Path("out/export"),
+         env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Simulate a platform and run the pipeline end to end on the embedded default."""
+    from jobs.demo import run
+
+    cfg = _cfg(env, set_)
+    result = run(cfg, accounts, days, seed, out)
+    console.rule("genuine demo")
+    sim = result.steps["simulate"]
+    console.print(f"simulated export: [bold]{out}[/bold] ({sim.n_accounts} accounts, {sim.days} days, "
+                  f"{sim.events} records; ground truth in {sim.truth_path})")
+    report = result.steps["ingest"]
+    _print_ingest(cfg, report)
+    console.print(f"run ledger: {cfg.table('runs')}  |  MLflow: {cfg.mlflow.tracking_uri}")
+
+
+def _print_ingest(cfg: Config, report) -> None:
     t = Table(title=f"ingest {report.run_id}")
     for col in ("entity", "read", "accepted", "new", "quarantined", "read = acc + quar"):
         t.add_column(col, justify="right" if col != "entity" else "left")
@@ -65,8 +89,8 @@ def ingest(export_dir: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: Ru
     if report.reasons:
         console.print("quarantine reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(report.reasons.items())))
     for table, version in report.versions.items():
-        where = cfg.table(table)
-        console.print(f"  {table:<18} {where}  " + (f"version {version}" if version is not None else "unchanged"))
+        console.print(f"  {table:<18} {cfg.table(table)}  " +
+                      (f"version {version}" if version is not None else "unchanged"))
 
 
 def main() -> None:

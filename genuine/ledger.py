@@ -11,7 +11,7 @@ import logging
 import subprocess
 import traceback
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,7 +38,7 @@ def code_version() -> str:
 
 
 def new_run_id(job: str) -> str:
-    return f"{job}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return f"{job}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 class RunLedger:
@@ -49,7 +49,7 @@ class RunLedger:
         self.job = job
         self.params = params or {}
         self.run_id = run_id or new_run_id(job)
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         self.inputs: dict[str, int] = {}
         self.outputs: dict[str, int] = {}
         self.counts: dict[str, int] = {}
@@ -71,7 +71,7 @@ class RunLedger:
     def _row(self, status: str, error: str | None) -> dict[str, Any]:
         return {"run_id": self.run_id, "job": self.job, "status": status,
                 "started_at": self.started_at.replace(tzinfo=None),
-                "ended_at": None if status == "running" else datetime.now(timezone.utc).replace(tzinfo=None),
+                "ended_at": None if status == "running" else datetime.now(UTC).replace(tzinfo=None),
                 "config_hash": self.lake.cfg.fingerprint(), "code_version": code_version(),
                 "params": json.dumps(self.params, sort_keys=True, default=str),
                 "inputs": self.inputs, "outputs": self.outputs, "row_counts": self.counts, "error": error}

@@ -31,7 +31,7 @@ def _s(*fields: tuple[str, DataType]) -> StructType:
     return StructType([StructField(name, dtype, True) for name, dtype in fields])
 
 
-S, L, I, D, B, T, DT = StringType(), LongType(), IntegerType(), DoubleType(), BooleanType(), TimestampType(), DateType()
+S, L, D, B, T = StringType(), LongType(), DoubleType(), BooleanType(), TimestampType()
 MEDIA = ArrayType(_s(("phash", S), ("aigc_label", B)), True)
 
 # --- input contract: the entities of a platform export -------------------------------------------

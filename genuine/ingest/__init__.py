@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from genuine.config import Config
 from genuine.ingest.reader import ExportError, discover, probe, read_records
 from genuine.ingest.validate import (
     accepted_rows,
@@ -59,7 +58,7 @@ class IngestReport:
 
 def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime | None = None) -> IngestReport:
     spark, cfg = lake.spark, lake.cfg
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     key = load_key(cfg)
     files = discover(export_dir)
     good, problems, schemas = probe(spark, files)

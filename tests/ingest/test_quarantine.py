@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +17,7 @@ from genuine.lake import Lake
 from genuine.ledger import RunLedger
 from tests.oracles import read_delta_rs
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 T0 = "2026-10-01T08:00:00+08:00"
 T1 = "2026-10-02T09:30:00Z"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -93,7 +93,7 @@ def test_merge_upsert_and_insert_only(lake, spark):
 def test_time_travel_by_timestamp_and_history(lake, spark):
     lake.append("scores", rows(spark, [("a", 1, "d1")]), schema=SCHEMA)
     time.sleep(1.1)
-    between = datetime.now(timezone.utc)
+    between = datetime.now(UTC)
     time.sleep(1.1)
     lake.append("scores", rows(spark, [("b", 2, "d1")]))
     assert lake.read("scores", timestamp=between).count() == 1

@@ -1,0 +1,28 @@
+"""Fixtures of the model tests (account model: a trained, promoted model shared by its test files)."""
+
+from __future__ import annotations
+
+import pytest
+from model_synth import FAST, FEATURES, SNAPSHOT, Synthetic, make_synthetic
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Synthetic:
+    return make_synthetic()
+
+
+@pytest.fixture(scope="session")
+def trained(cfg_factory, synthetic):
+    """One registered, promoted model shared by the scoring tests (training costs a few seconds)."""
+    from models.account_model import ModelConfig, configure_mlflow, train_account_model
+    from models.promotion import promote
+
+    cfg = cfg_factory(*FAST)
+    mcfg = cfg.section("model", ModelConfig)
+    result = train_account_model(synthetic.train_df(), FEATURES, mcfg, truth=synthetic.truth,
+                                 mlflow_cfg=cfg.mlflow,
+                                 lineage={"feature_table": "features/account_features",
+                                          "feature_table_version": 3, "snapshot_dates": str(SNAPSHOT)})
+    client = configure_mlflow(cfg.mlflow)
+    decision = promote(client, cfg.mlflow.account_model, result.model_version, result.holdout, mcfg.gates)
+    return cfg, mcfg, result, decision

@@ -93,6 +93,24 @@ def _print_ingest(cfg: Config, report) -> None:
                       (f"version {version}" if version is not None else "unchanged"))
 
 
+@bench_app.command("simulate")
+def bench_simulate(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 20000,
+                   days: Annotated[int, typer.Option(help="simulated days")] = 30,
+                   out: Annotated[Path, typer.Option(help="scratch folder for the export")] = Path("bench-out/simulate")) -> None:
+    """Time and peak memory of the simulator (run in a fresh process so the peak is this run's)."""
+    from genuine.simulator import bench
+
+    setup_logging()
+    figures = bench(accounts, days, out)
+    t = Table(title=f"simulator: {accounts} accounts x {days} days")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in figures.items():
+        if not isinstance(v, dict):
+            t.add_row(k, f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v))
+    console.print(t)
+
+
 def main() -> None:
     try:
         app()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONF_DIR = Path(os.environ.get("GENUINE_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
 
@@ -32,6 +32,14 @@ class SparkConfig(_Strict):
     shuffle_partitions: int | None = None
     driver_memory: str | None = None
     conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _as_strings(cls, value: Any) -> Any:
+        """Spark settings are strings; YAML may have read `8` or `true`."""
+        if isinstance(value, dict):
+            return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+        return value
 
 
 class LakeConfig(_Strict):
@@ -146,7 +154,14 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return parts, yaml.safe_load(raw) if raw != "" else ""
 
 
+FREE_FORM_MAPS = (("spark", "conf"),)
+"""Sections whose keys contain dots themselves (spark.sql.shuffle.partitions): the rest of the path is one key."""
+
+
 def _apply_override(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    for prefix in FREE_FORM_MAPS:
+        if tuple(parts[:len(prefix)]) == prefix and len(parts) > len(prefix) + 1:
+            parts = [*prefix, ".".join(parts[len(prefix):])]
     node = data
     for part in parts[:-1]:
         child = node.get(part)

@@ -1,0 +1,157 @@
+"""Text detector: corpus contract, MLflow round trip (pyfunc == in-memory pipeline), Spark scoring == pandas."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.text_detector import (
+    CorpusError,
+    TextDetectorConfig,
+    bench_text_detector,
+    read_corpus,
+    score_posts,
+    train_text_detector,
+)
+
+SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai-text"
+
+_HUMAN_ZH = ["今天", "去了", "楼下", "那家", "咖啡", "店", "哈哈", "真的", "绝了", "有点", "贵", "下次", "还来"]
+_AI_ZH = ["首先", "其次", "总之", "此外", "该", "产品", "具有", "显著", "优势", "值得", "推荐", "综合", "来看"]
+_HUMAN_EN = ["lol", "tried", "the", "new", "place", "kinda", "pricey", "but", "tbh", "worth", "it", "gonna"]
+_AI_EN = ["In", "conclusion", "Additionally", "this", "product", "offers", "excellent", "value", "overall",
+          "it", "is", "important", "to", "note"]
+
+
+def _synthetic_rows(n: int, seed: int) -> list[dict]:
+    """Two separable-but-noisy styles in zh and en (words leak across classes so scores are not 0/1)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "ai" if i % 2 else "human"
+        zh = i % 4 < 2
+        own = (_AI_ZH if label == "ai" else _HUMAN_ZH) if zh else (_AI_EN if label == "ai" else _HUMAN_EN)
+        other = (_HUMAN_ZH if label == "ai" else _AI_ZH) if zh else (_HUMAN_EN if label == "ai" else _AI_EN)
+        words = [rng.choice(own if rng.random() < 0.75 else other) for _ in range(rng.randint(4, 14))]
+        text = ("" if zh else " ").join(words) + ("。" if label == "ai" and zh else
+                                                     "." if label == "ai" else rng.choice(["", "!", "~"]))
+        rows.append({"text": text, "label": label, "lang": "zh" if zh else "en"})
+    return rows
+
+
+def _write(path: Path, rows: list[dict], extra: str = "") -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + extra, encoding="utf-8")
+    return path
+
+
+FAST = TextDetectorConfig(char_ngram_max=3, inner_folds=2, max_iter=500)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cfg_factory):
+    tmp = tmp_path_factory.mktemp("corpus")
+    rows = _synthetic_rows(240, seed=1)
+    files = [_write(tmp / "syn_a.jsonl", rows[:160]), _write(tmp / "syn_b.jsonl", rows[160:])]
+    cfg = cfg_factory()
+    result = train_text_detector(files, cfg, params=FAST)
+    return cfg, result
+
+
+def test_corpus_errors_name_file_and_line(tmp_path):
+    good = {"text": "你好", "label": "human"}
+    cases = {
+        "not json": "{oops",
+        "label": json.dumps({"text": "x", "label": "bot"}),
+        "text": json.dumps({"text": "", "label": "ai"}),
+        "object": json.dumps(["x", "ai"]),
+    }
+    for what, bad in cases.items():
+        path = _write(tmp_path / "c.jsonl", [good, good], extra=bad + "\n")
+        with pytest.raises(CorpusError, match=rf"c\.jsonl:3: .*{'JSON object' if what == 'object' else ''}"):
+            read_corpus([path])
+    (tmp_path / "bin.jsonl").write_bytes(b'{"text": "a", "label": "ai"}\n\xff\xfe\n')
+    with pytest.raises(CorpusError, match=r"bin\.jsonl:2: not valid UTF-8"):
+        read_corpus([tmp_path / "bin.jsonl"])
+    with pytest.raises(CorpusError, match="both 'human' and 'ai'"):
+        read_corpus([_write(tmp_path / "one.jsonl", [good, good])])
+
+
+def test_registered_pyfunc_equals_pipeline(trained):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    cfg, result = trained
+    assert set(result.metrics) >= {"heldout_auroc_syn_a", "heldout_auroc_syn_b", "heldout_auroc_all"}
+    assert result.metrics["heldout_auroc_all"] > 0.8            # the synthetic styles are learnable
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    mv = MlflowClient().get_model_version_by_alias(cfg.mlflow.text_model, "champion")
+    assert str(mv.version) == result.version and mv.run_id == result.run_id
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.mlflow.text_model}@champion")
+    texts = ["首先该产品具有显著优势。", "lol tried the new place", "总之 worth it", None, "", "   ",
+             "In conclusion this product offers excellent value."]
+    got = model.predict(pd.DataFrame({"text": texts}))
+    got = np.asarray(got, dtype=np.float64)
+    assert got.dtype == np.float64 and got.shape == (len(texts),)
+    valid = [0, 1, 2, 6]
+    expected = np.full(len(texts), np.nan)
+    expected[valid] = result.pipeline.predict_proba([texts[i] for i in valid])[:, 1]
+    np.testing.assert_array_equal(got, expected)                  # exact, NaN where there is no text
+    assert ((got[valid] > 0) & (got[valid] < 1)).all()
+    # A post's score does not depend on the batch it is scored in (Spark partitions, audit replays).
+    one_by_one = [float(np.asarray(model.predict(pd.DataFrame({"text": [t]})))[0]) for t in texts]
+    np.testing.assert_array_equal(np.asarray(one_by_one), got)
+
+
+def test_score_posts_spark_equals_pandas(trained, spark):
+    import mlflow
+    from pyspark.sql import functions as F
+
+    cfg, result = trained
+    uri = f"models:/{cfg.mlflow.text_model}@champion"
+    rows = [(f"p{i}", f"a{i % 3}", r["text"]) for i, r in enumerate(_synthetic_rows(40, seed=7))]
+    rows += [("p_null", "a0", None), ("p_empty", "a1", ""), ("p_blank", "a2", " \n")]
+    posts = spark.createDataFrame(rows, "post_id string, account_id string, body string")
+    scored = score_posts(posts, uri, text_col="body")
+    assert scored.columns == ["post_id", "account_id", "body", "p_ai"]
+    assert dict(scored.dtypes)["p_ai"] == "double"
+    # One Spark job; the flags say whether Spark holds null or NaN (pandas would show both as NaN).
+    got = (scored.withColumn("_null", F.col("p_ai").isNull()).withColumn("_nan", F.isnan("p_ai"))
+           .toPandas().set_index("post_id").sort_index())          # test-sized data only
+
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    frame = pd.DataFrame(rows, columns=["post_id", "account_id", "body"]).set_index("post_id").sort_index()
+    expected = np.asarray(mlflow.pyfunc.load_model(uri).predict(frame.rename(columns={"body": "text"})),
+                          dtype=np.float64)
+    pd.testing.assert_frame_equal(got[["account_id", "body"]], frame)
+    np.testing.assert_array_equal(got["p_ai"].to_numpy(dtype=np.float64), expected)
+    # Missing text is a SQL null in Spark (avg() skips it), never NaN; every real text is scored.
+    missing = got.index.isin(["p_null", "p_empty", "p_blank"])
+    assert got["_null"].tolist() == missing.tolist()
+    assert not got["_nan"].fillna(False).astype(bool).any()
+
+
+def test_score_posts_rejects_bad_input(trained, spark):
+    cfg, _ = trained
+    posts = spark.createDataFrame([("p1", "x", 0.1)], "post_id string, text string, p_ai double")
+    with pytest.raises(ValueError, match="already has a 'p_ai'"):
+        score_posts(posts, f"models:/{cfg.mlflow.text_model}@champion")
+    with pytest.raises(KeyError, match="no column 'body'"):
+        score_posts(posts.drop("p_ai"), f"models:/{cfg.mlflow.text_model}@champion", text_col="body")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_CORPUS / "zh_qa.jsonl").exists(),
+                    reason=f"HC3 Plus development split not present at {SHARED_CORPUS}")
+def test_bench_beats_baseline_on_zh_qa(tmp_path):
+    """Cheap corpus check: the smallest file alone, 2 folds; the full table is in docs/text-detector.md."""
+    (tmp_path / "zh_qa.jsonl").symlink_to(SHARED_CORPUS / "zh_qa.jsonl")
+    out = bench_text_detector(tmp_path, folds=2, seed=0)
+    zh = out["files"]["zh_qa"]
+    assert zh["rows"] == 690
+    assert zh["detector"] > zh["baseline"]
+    assert out["throughput_posts_per_s"]["detector"] > 100

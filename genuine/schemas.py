@@ -27,8 +27,12 @@ from pyspark.sql.types import (
 )
 
 
-def _s(*fields: tuple[str, DataType]) -> StructType:
+def nullable_struct(*fields: tuple[str, DataType]) -> StructType:
+    """A StructType whose fields are all nullable (the only kind genuine writes to Delta)."""
     return StructType([StructField(name, dtype, True) for name, dtype in fields])
+
+
+_s = nullable_struct
 
 
 S, L, D, B, T = StringType(), LongType(), DoubleType(), BooleanType(), TimestampType()

@@ -9,21 +9,15 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
-    DataType,
     DateType,
     DoubleType,
     IntegerType,
     LongType,
     StringType,
-    StructField,
-    StructType,
     TimestampType,
 )
 
-
-def _s(*fields: tuple[str, DataType]) -> StructType:
-    return StructType([StructField(name, dtype, True) for name, dtype in fields])
-
+from genuine.schemas import nullable_struct as _s  # noqa: E402
 
 S, L, INT, D, B, T, DT = StringType(), LongType(), IntegerType(), DoubleType(), BooleanType(), TimestampType(), DateType()
 STRINGS = ArrayType(S, True)

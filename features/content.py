@@ -276,8 +276,11 @@ def near_dup_pairs(rows: DataFrame, shingles: DataFrame, scope: list[str], nd: N
 
 
 def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
-    tok = ts.tokens(F.col("text"))
-    per_post = texts.where(F.col("text").isNotNull()).select(
+    # Tokens once per post (the optimizer does not inline an expensive column used three times).
+    with_tokens = texts.where(F.col("text").isNotNull()).select(
+        "account_id", "text", ts.tokens(F.col("text")).alias("_tok"))
+    tok = F.col("_tok")
+    per_post = with_tokens.select(
         "account_id",
         F.char_length("text").alias("len"),
         ts.lexical_diversity(tok).alias("div"),

@@ -17,7 +17,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from genuine.schemas import nullable_struct as _s  # noqa: E402
+from genuine.schemas import nullable_struct as _s
 
 S, L, INT, D, B, T, DT = StringType(), LongType(), IntegerType(), DoubleType(), BooleanType(), TimestampType(), DateType()
 STRINGS = ArrayType(S, True)

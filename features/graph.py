@@ -95,14 +95,17 @@ def materialize(df: DataFrame, *, local_checkpoints: bool = False) -> DataFrame:
     an executor, local ones are faster and need no checkpoint dir.
     """
     if not local_checkpoints:
-        try:
-            has_dir = df.sparkSession.sparkContext.getCheckpointDir() is not None
-        except Exception:
-            has_dir = False
-        if has_dir:
+        if _has_checkpoint_dir(df.sparkSession):
             return df.checkpoint(eager=True)
         log.warning("no Spark checkpoint dir set (SparkContext.setCheckpointDir): using local checkpoints")
     return df.localCheckpoint(eager=True)
+
+
+def _has_checkpoint_dir(spark: SparkSession) -> bool:
+    try:
+        return spark.sparkContext.getCheckpointDir() is not None
+    except Exception:  # Spark Connect: no SparkContext
+        return False
 
 
 # --- connected components ------------------------------------------------------------------------
@@ -191,9 +194,10 @@ def _gf_components(ids: DataFrame, edges: DataFrame, max_iter: int, checkpoint_i
     from graphframes import GraphFrame
 
     g = GraphFrame(ids, _induced_edges(ids, edges))
+    local = local_checkpoints or not _has_checkpoint_dir(ids.sparkSession)
     cc = g.connectedComponents(checkpointInterval=checkpoint_interval,
                                broadcastThreshold=broadcast_threshold,
-                               use_local_checkpoints=local_checkpoints, max_iter=max_iter)
+                               use_local_checkpoints=local, max_iter=max_iter)
     # graphframes labels components with longs; relabel with the smallest member id like our path.
     label = cc.groupBy("component").agg(F.min("id").alias("label"))
     return cc.join(label, "component").select("id", F.col("label").alias("component"))

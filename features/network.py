@@ -195,14 +195,12 @@ def follow_edges(interactions: DataFrame) -> DataFrame:
 
 
 def _follow_features(ids: DataFrame, edges: DataFrame, algo: AlgorithmConfig) -> DataFrame:
-    deg = graph.degrees(ids, edges)
-    rec = graph.reciprocity(ids, edges)
-    clu = graph.clustering(ids, edges, use_graphframes=algo.use_graphframes)
+    local = graph.local_structure(ids, edges, use_graphframes=algo.use_graphframes)
     pr = graph.pagerank(ids, edges, damping=algo.pagerank_damping, max_iter=algo.pagerank_max_iter,
                         tol=algo.pagerank_tol, checkpoint_interval=algo.checkpoint_interval,
                         local_checkpoints=algo.local_checkpoints, use_graphframes=algo.use_graphframes,
                         scale="per_vertex")
-    return (deg.join(rec, "id").join(clu, "id").join(pr, "id")
+    return (local.join(pr, "id")
             .select(F.col("id").alias("account_id"),
                     F.col("in_degree").cast("long").alias("follow_in_degree"),
                     F.col("out_degree").cast("long").alias("follow_out_degree"),

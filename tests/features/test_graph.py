@@ -93,15 +93,49 @@ def test_connected_components_raises_instead_of_returning_unconverged(spark):
         G.connected_components(v, e, max_iter=1)
 
 
-def test_degrees_and_reciprocity_match_networkx(zoo):
-    v, e, di, _, _ = zoo
-    got = G.degrees(v, e).join(G.reciprocity(v, e), "id").toPandas().set_index("id").sort_index()
+def test_local_structure_matches_networkx(zoo):
+    """Degrees and reciprocity on the directed simple graph, triangles and clustering on the undirected
+    one (self loops, parallel and reversed duplicate edges, unknown endpoints all present)."""
+    v, e, di, und, _ = zoo
+    got = G.local_structure(v, e).toPandas().set_index("id").sort_index()
     rec = nx.reciprocity(di, list(di.nodes))
-    want = pd.DataFrame({"id": list(di.nodes),
-                         "in_degree": [di.in_degree(n) for n in di.nodes],
-                         "out_degree": [di.out_degree(n) for n in di.nodes],
-                         "reciprocity": [rec[n] for n in di.nodes]}).set_index("id").sort_index()
+    cc, tri = nx.clustering(und), nx.triangles(und)
+    want = pd.DataFrame({
+        "id": list(di.nodes),
+        "in_degree": [di.in_degree(n) for n in di.nodes],
+        "out_degree": [di.out_degree(n) for n in di.nodes],
+        "reciprocity": [rec[n] for n in di.nodes],
+        "degree": [und.degree(n) for n in di.nodes],
+        "triangles": [tri[n] for n in di.nodes],
+        # undefined below degree 2: null, where networkx says 0
+        "clustering": [cc[n] if und.degree(n) >= 2 else None for n in di.nodes],
+    }).set_index("id").sort_index()
+    assert want["triangles"].sum() > 100 and want["reciprocity"].isna().sum() >= 6
     pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
+
+
+def test_single_purpose_functions_match_networkx(spark):
+    """degrees / reciprocity / triangle_count / clustering, each on its own, on a small tricky graph."""
+    rows = [("a", "b"), ("b", "a"), ("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("d", "d"), ("d", "x")]
+    v = spark.createDataFrame([(n,) for n in "abcde"], "id string")
+    e = spark.createDataFrame(rows, "src string, dst string")
+    di = nx.DiGraph([r for r in rows if "x" not in r])
+    di.add_node("e")
+    und = nx.Graph(di.to_undirected())
+    und.remove_edges_from(list(nx.selfloop_edges(und)))
+    rec, tri, cc = nx.reciprocity(di, list(di.nodes)), nx.triangles(und), nx.clustering(und)
+    got = (G.degrees(v, e).join(G.reciprocity(v, e), "id").join(G.clustering(v, e), "id")
+           .join(G.triangle_count(v, e).withColumnRenamed("triangles", "t2"), "id")
+           .toPandas().set_index("id").sort_index())
+    want = pd.DataFrame({"id": list("abcde"),
+                         "in_degree": [di.in_degree(n) for n in "abcde"],
+                         "out_degree": [di.out_degree(n) for n in "abcde"],
+                         "reciprocity": [rec[n] for n in "abcde"],
+                         "degree": [und.degree(n) for n in "abcde"],
+                         "triangles": [tri[n] for n in "abcde"],
+                         "clustering": [cc[n] if und.degree(n) >= 2 else None for n in "abcde"],
+                         "t2": [tri[n] for n in "abcde"]}).set_index("id")
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False, check_exact=True)
 
 
 def test_weighted_degree_matches_networkx_multigraph(spark):
@@ -113,21 +147,6 @@ def test_weighted_degree_matches_networkx_multigraph(spark):
     m.add_nodes_from("abcd")
     m.add_weighted_edges_from([r for r in rows if r[1] != "x"])
     assert got == dict(m.degree(weight="weight"))
-
-
-def test_triangles_and_clustering_match_networkx(zoo):
-    v, e, _, und, _ = zoo
-    got = G.clustering(v, e).toPandas().set_index("id").sort_index()
-    cc = nx.clustering(und)
-    tri = nx.triangles(und)
-    want = pd.DataFrame({"id": list(und.nodes),
-                         "degree": [und.degree(n) for n in und.nodes],
-                         "triangles": [tri[n] for n in und.nodes],
-                         # undefined below degree 2: null, where networkx says 0
-                         "clustering": [cc[n] if und.degree(n) >= 2 else None for n in und.nodes]}
-                        ).set_index("id").sort_index()
-    assert want["triangles"].sum() > 100
-    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
 
 
 def test_pagerank_matches_networkx(spark):

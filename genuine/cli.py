@@ -7,30 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from genuine.config import Config, ConfigError, load_config
+from genuine.commands import enforcement, features, models
+from genuine.commands.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
+from genuine.config import Config
 from genuine.logs import setup_logging
 from genuine.session import JavaMissingError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
 app.add_typer(bench_app, name="bench")
-console = Console()
-
-EnvOpt = Annotated[str | None, typer.Option("--env", help="config environment: conf/<env>.yml")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a config value: key.path=value")]
-RunOpt = Annotated[str | None, typer.Option("--run-id", help="retry a run: its committed writes are skipped")]
-
-
-def _cfg(env: str | None, overrides: list[str] | None) -> Config:
-    setup_logging()
-    try:
-        return load_config(env, overrides or [])
-    except ConfigError as exc:
-        console.print(f"[red]config error:[/red] {exc}")
-        raise typer.Exit(2) from None
+for _area in (features, models, enforcement):
+    _area.register(app, bench_app)
 
 
 @app.command()
@@ -42,7 +31,7 @@ def simulate(accounts: Annotated[int, typer.Option(help="number of accounts")] =
     """Write a simulated platform export (+ ground truth in OUT/_truth)."""
     from jobs.simulate import run
 
-    summary = run(_cfg(env, set_), accounts, days, seed, out)
+    summary = run(load_cfg(env, set_), accounts, days, seed, out)
     console.print(f"export written to [bold]{out}[/bold]: {summary}")
 
 
@@ -51,7 +40,7 @@ def ingest(export_dir: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: Ru
     """Load a platform export into the raw Delta tables; bad records go to quarantine."""
     from jobs.ingest import run
 
-    cfg = _cfg(env, set_)
+    cfg = load_cfg(env, set_)
     report = run(cfg, export_dir, run_id)
     _print_ingest(cfg, report)
 
@@ -65,7 +54,7 @@ def demo(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 300
     """Simulate a platform and run the pipeline end to end on the embedded default."""
     from jobs.demo import run
 
-    cfg = _cfg(env, set_)
+    cfg = load_cfg(env, set_)
     result = run(cfg, accounts, days, seed, out)
     console.rule("genuine demo")
     sim = result.steps["simulate"]

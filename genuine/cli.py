@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genuine.commands import enforcement, features, models
+from genuine.commands import enforcement, features, models, text_detector
 from genuine.commands.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
 from genuine.config import Config
 from genuine.logs import setup_logging
@@ -18,7 +18,7 @@ from genuine.session import JavaMissingError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
 app.add_typer(bench_app, name="bench")
-for _area in (features, models, enforcement):
+for _area in (features, models, text_detector, enforcement):
     _area.register(app, bench_app)
 
 

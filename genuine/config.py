@@ -95,6 +95,7 @@ class Config(_Strict):
     features: dict[str, Any] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
     enforcement: dict[str, Any] = Field(default_factory=dict)
+    text_detector: dict[str, Any] = Field(default_factory=dict)
 
     def table(self, name: str) -> str:
         """Absolute location of a named table (raises KeyError listing the known names)."""
@@ -110,7 +111,7 @@ class Config(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def section(self, name: str, model: type[BaseModel]) -> Any:
-        """Validate a stage's own section (features / model / enforcement) with that stage's model."""
+        """Validate a stage's own section (features / model / enforcement / text_detector) with its model."""
         raw = getattr(self, name)
         try:
             return model.model_validate(raw)

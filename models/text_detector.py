@@ -68,6 +68,9 @@ class TextDetectorConfig(BaseModel):
     holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of each file x label held out for metrics")
     refit_on_all: bool = Field(True, description="register a model refit on all rows (metrics stay from the holdout fit)")
     seed: int = 0
+    corpus: list[str] = Field(default_factory=list, description=(
+        "default corpus files or glob patterns (relative to the working directory) when a command is given "
+        "no --corpus; files that are absent are skipped with a warning"))
 
 
 class CorpusError(ValueError):
@@ -389,10 +392,25 @@ def _requirements() -> list[str]:
 
 
 def text_detector_config(cfg: Config) -> TextDetectorConfig:
-    """The `text_detector` block of the config when the lead has wired it, else the defaults."""
-    if getattr(cfg, "text_detector", None) is None:
-        return TextDetectorConfig()
+    """The validated `text_detector` block of the config (defaults for keys it does not set)."""
     return cfg.section("text_detector", TextDetectorConfig)
+
+
+def resolve_corpus(patterns: list[str] | list[Path]) -> list[Path]:
+    """Expand files, folders (their *.jsonl) and glob patterns; the corpus is optional, so none is no error."""
+    import glob
+
+    found: list[Path] = []
+    for pattern in map(str, patterns):
+        path = Path(pattern)
+        if path.is_dir():
+            hits = sorted(path.glob("*.jsonl"))
+        else:
+            hits = [Path(h) for h in sorted(glob.glob(pattern))]
+        if not hits:
+            log.warning("text-detector corpus %s: nothing there", pattern)
+        found.extend(h for h in hits if h not in found)
+    return found
 
 
 # --- scoring ----------------------------------------------------------------------------------------------
@@ -415,13 +433,16 @@ def score_posts(posts: DataFrame, model_uri: str, text_col: str = TEXT_COL) -> D
 # --- benchmark ----------------------------------------------------------------------------------------------
 
 
-def bench_text_detector(corpus_dir: Path, folds: int = 5, seed: int = 0,
+def bench_text_detector(corpus: Path | list[Path], folds: int = 5, seed: int = 0,
                         params: TextDetectorConfig | None = None) -> dict[str, Any]:
-    """AUROC per corpus file on stratified K-fold held-out predictions, ours vs baseline, and posts/s."""
+    """AUROC per corpus file on stratified K-fold held-out predictions, ours vs baseline, and posts/s.
+
+    `corpus` is a folder (its *.jsonl files) or a list of files.
+    """
     params = params or TextDetectorConfig()
-    files = sorted(Path(corpus_dir).glob("*.jsonl"))
+    files = resolve_corpus([corpus] if isinstance(corpus, Path) else corpus)
     if not files:
-        raise CorpusError(f"{corpus_dir}: no *.jsonl corpus files")
+        raise CorpusError(f"{corpus}: no *.jsonl corpus files")
     corpus = read_corpus(files)
     texts = corpus["text"].to_numpy(dtype=object)
     labels = corpus["label"].to_numpy()

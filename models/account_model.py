@@ -121,7 +121,7 @@ class ModelConfig(_Strict):
     # OpenMP threads for tree fitting; null = the library default (all cores). On a shared or busy
     # machine the default oversubscribes and a 1 s fit takes 10 s; labelled data are small anyway.
     threads: int | None = Field(default=1, ge=1)
-    protected_strategies: list[str] = ["prolific_creator", "brand_scheduler", "night_shift"]
+    protected_strategies: list[str] = ["prolific_creator", "brand", "night_shift"]
     protect_verified: bool = True
     loso: LosoConfig = LosoConfig()
     reasons: ReasonConfig = ReasonConfig()

@@ -24,14 +24,14 @@ NAMES = [f.name for f in FEATURES]
 
 MIX = {  # strategy: (population, share)
     "ordinary": ("human", 0.52), "prolific_creator": ("unusual_human", 0.06),
-    "brand_scheduler": ("unusual_human", 0.05), "night_shift": ("unusual_human", 0.05),
+    "brand": ("unusual_human", 0.05), "night_shift": ("unusual_human", 0.05),
     "fixed_interval": ("ai", 0.08), "jittered_scheduler": ("ai", 0.08),
     "engagement_farm": ("ai", 0.09), "humanized": ("ai", 0.07),
 }
 # per strategy: gap_cv lognormal mean, second_zero beta a, template beta a, coord poisson, reports poisson
 PARAMS = {
     "ordinary": (1.2, 1.0, 1.0, 0.5, 0.2), "prolific_creator": (1.0, 1.0, 1.0, 0.5, 0.3),
-    "brand_scheduler": (0.6, 3.0, 2.0, 0.5, 0.2), "night_shift": (1.1, 1.0, 1.0, 0.5, 0.3),
+    "brand": (0.6, 3.0, 2.0, 0.5, 0.2), "night_shift": (1.1, 1.0, 1.0, 0.5, 0.3),
     "fixed_interval": (0.05, 40.0, 6.0, 0.5, 1.5), "jittered_scheduler": (0.3, 6.0, 10.0, 1.0, 1.0),
     "engagement_farm": (0.8, 2.0, 12.0, 15.0, 2.0), "humanized": (0.7, 2.0, 6.0, 5.0, 1.2),
 }

@@ -163,7 +163,7 @@ def test_training_logs_figures_plots_lineage_and_registers(trained, synthetic):
     t = result.thresholds.auto
     assert m["holdout.recall_auto"] == pytest.approx(((p >= t) & (hold["y"] == 1)).sum() / hold["y"].sum())
     humans = hold["y"] == 0
-    for g in ("prolific_creator", "brand_scheduler", "night_shift", "verified"):
+    for g in ("prolific_creator", "brand", "night_shift", "verified"):
         mask = humans & (hold["protected_group"] == g)
         assert m[f"holdout.protected.{g}.fpr_review"] == pytest.approx((p[mask] >= result.thresholds.review).mean())
     truth = synthetic.truth.set_index("account_id")

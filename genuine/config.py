@@ -80,6 +80,15 @@ class SimulateConfig(_Strict):
     label_fraction: float = 0.3
 
 
+class ReportsConfig(_Strict):
+    """Where human-readable run reports (Markdown + PNG) go; relative paths resolve from the working dir."""
+
+    root: str = "./reports"
+
+    def path(self, *parts: str) -> Path:
+        return Path(self.root, *parts)
+
+
 class Config(_Strict):
     """The validated configuration of one environment."""
 
@@ -90,6 +99,7 @@ class Config(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     ingest: IngestConfig
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     # Sections owned by later stages (features, model, enforcement) register themselves here as
     # free-form mappings validated by their own models; see `section()`.
     features: dict[str, Any] = Field(default_factory=dict)

@@ -16,7 +16,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from genuine.enforcement.schemas import OUTCOME_AUTO, OUTCOME_REVIEW
+from genuine.enforcement.schemas import OUTCOME_AUTO, OUTCOME_REVIEW, SOURCE_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,19 @@ class RunReport:
     groups: pd.DataFrame          # population, strategy, accounts, share per band / outcome
     markdown: Path | None = None
     plot: Path | None = None
+
+
+def recorded_decisions(review_queue: DataFrame, action_log: DataFrame, scoring_run_id: str) -> DataFrame:
+    """What enforcement did with one scoring run, read back from its tables (account_id, outcome,
+    held_by_breaker): the report describes what was written, not what a job meant to write."""
+    queued = (review_queue.where(F.col("scoring_run_id") == scoring_run_id)
+              .select("account_id", F.lit(OUTCOME_REVIEW).alias("outcome"),
+                      F.coalesce("held_by_breaker", F.lit(False)).alias("held_by_breaker")))
+    acted = (action_log.where((F.col("scoring_run_id") == scoring_run_id) & (F.col("decision_source") == SOURCE_POLICY))
+             .select("account_id", F.lit(OUTCOME_AUTO).alias("outcome"), F.lit(False).alias("held_by_breaker")))
+    # An account is either queued or acted on in one run; should both appear, the action is what counts.
+    return (acted.unionByName(queued).groupBy("account_id")
+            .agg(F.min("outcome").alias("outcome"), F.max("held_by_breaker").alias("held_by_breaker")))
 
 
 def outcome_counts(scores: DataFrame, decisions: DataFrame, truth: DataFrame | None) -> pd.DataFrame:

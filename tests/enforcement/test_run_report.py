@@ -80,3 +80,16 @@ def test_report_files_are_written(spark, accounts, tmp_path):
     text = rep.markdown.read_text(encoding="utf-8")
     assert "# demo run" in text and "- run: r1" in text and "| ai | engagement_farm | recall |" in text
     assert rep.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_recorded_decisions_read_back_queue_and_action_log(spark):
+    from genuine.enforcement.run_report import recorded_decisions
+
+    queue = spark.createDataFrame(
+        [("r1", "a", False), ("r1", "b", True), ("r0", "c", False), ("r1", "d", None)],
+        "scoring_run_id string, account_id string, held_by_breaker boolean")
+    log = spark.createDataFrame(
+        [("r1", "e", "policy"), ("r1", "e", "policy"), ("r1", "a", "moderator"), ("r0", "f", "policy")],
+        "scoring_run_id string, account_id string, decision_source string")
+    got = sorted(tuple(r) for r in recorded_decisions(queue, log, "r1").collect())
+    assert got == [("a", "review", False), ("b", "review", True), ("d", "review", False), ("e", "auto_action", False)]

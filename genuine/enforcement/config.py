@@ -124,12 +124,33 @@ class StatementConfig(_Strict):
     max_reasons_in_facts: int = Field(ge=1)
 
 
+class InputsConfig(_Strict):
+    """Where the enforce job finds the evidence that is not in the scores table (feature table columns)."""
+
+    # Audience of an account, for the queue's expected harm (a feature column of the scored snapshot).
+    reach_feature: str = "follow_in_degree"
+    # Coordination cluster id in the feature table, when it carries one; otherwise the job derives the
+    # clusters from raw interactions exactly as the network feature does (docs/enforcement.md).
+    cluster_id_column: str = "coord_cluster_id"
+    # The feature that counts the cluster's accounts: the derived clusters are checked against it.
+    cluster_size_feature: str = "coord_cluster_size"
+
+
+class AuditConfig(_Strict):
+    # `genuine audit replay`: a replayed score matches when |recorded - replayed| <= score_tolerance
+    # (same model, same features: the difference is floating-point noise of batching, if any).
+    score_tolerance: float = Field(default=1e-9, ge=0)
+    sample_events: int = Field(default=5, ge=0)    # raw posts / interactions shown by `audit explain`
+
+
 class EnforcementConfig(_Strict):
     policy: PolicyConfig
     breaker: BreakerConfig
     queue: QueueConfig
     imports: ImportConfig
     statements: StatementConfig
+    inputs: InputsConfig = InputsConfig()
+    audit: AuditConfig = AuditConfig()
 
 
 def enforcement_config(cfg: Config | EnforcementConfig | dict[str, Any]) -> EnforcementConfig:

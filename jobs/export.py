@@ -1,0 +1,55 @@
+"""Export statements of reasons (spark-submit jobs/export.py statements --since DATE --out FILE).
+
+JSON Lines in the shape of the EU DSA Transparency Database API v2, one statement per restriction decided
+at or after DATE (UTC), every one validated first: one invalid statement and no file is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from genuine.config import Config
+from genuine.enforcement.config import enforcement_config
+from genuine.enforcement.schemas import ACTION_LOG
+from genuine.enforcement.statements import ExportResult, StatementExportError, export_statements
+from jobs.common import base_parser, config_from, job
+from jobs.enforce import read_pinned
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Config, since: date | str, out: str | Path, run_id: str | None = None,
+        spark: SparkSession | None = None) -> ExportResult:
+    """Statements of the action log (at the version recorded in the ledger, so an export names exactly
+    what it was made from)."""
+    with job("export-statements", cfg, {"since": str(since), "out": str(out)}, run_id, spark) as ctx:
+        actions = read_pinned(ctx.lake, ctx.ledger, "action_log", ACTION_LOG)
+        result = export_statements(actions, since, out, enforcement_config(cfg))
+        ctx.ledger.count("statements", result.written)
+        ctx.ledger.count("no_statement_needed", result.skipped)
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = base_parser(__doc__ or "")
+    sub = p.add_subparsers(dest="what", required=True)
+    st = sub.add_parser("statements")
+    st.add_argument("--since", type=date.fromisoformat, required=True)
+    st.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    try:
+        result = run(config_from(args), args.since, args.out, args.run_id)
+    except StatementExportError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("%d statements written to %s", result.written, result.path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """Score every account of a feature snapshot with the champion model (spark-submit jobs/score.py).
 
-A scoring run is identified by (snapshot, feature table version, model version): re-running it finds
-its commit already in the scores table and writes nothing.
+A scoring run is identified by (snapshot, feature table version, model name and version): re-running it
+finds its application transaction already in the scores table and writes nothing (it does not even
+score: the check comes first).
 """
 
 from __future__ import annotations
@@ -15,19 +16,32 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from genuine.config import Config
+from genuine.lake import TableNotFound, WriteResult
 from jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
 
 
+class SnapshotNotFound(LookupError):
+    """The requested snapshot date is not in the feature table."""
+
+
 @dataclass
 class ScoreRun:
     run_id: str
-    scoring_key: str
+    scoring_key: str              # (snapshot, feature table version, model version): the idempotency key
     snapshot_date: date
+    feature_table_version: int
+    model_name: str
     model_version: str
-    rows: int
-    version: int | None
+    rows: int                     # rows written by this run (0 when the scoring run was already committed)
+    version: int | None           # scores table version committed, None when nothing was written
+    skipped: str | None
+    table: str
+
+
+def scoring_key(snapshot: date, feature_version: int, model_name: str, model_version: str) -> str:
+    return f"{snapshot}:features@{feature_version}:{model_name}@{model_version}"
 
 
 def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
@@ -39,25 +53,36 @@ def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
         lake = ctx.lake
         fv = ctx.ledger.read("features")
         if fv is None:
-            raise ValueError("no feature table: run `genuine features` first")
+            raise TableNotFound(f"no feature table at {cfg.table('features')}: run `genuine features` first")
         feats = lake.read("features", version=fv)
-        snap = snapshot or feats.agg(F.max("snapshot_date")).first()[0]
+        snapshots = sorted(r[0] for r in feats.select("snapshot_date").distinct().collect() if r[0] is not None)
+        if not snapshots:
+            raise SnapshotNotFound(f"feature table version {fv} holds no snapshot: run `genuine features` first")
+        snap = snapshot or snapshots[-1]
+        if snap not in snapshots:
+            raise SnapshotNotFound(f"no snapshot {snap} in feature table version {fv}; it holds "
+                                   f"{', '.join(map(str, snapshots[-5:]))}{' ...' if len(snapshots) > 5 else ''}")
         champ = load_champion(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model)
-        key = f"{snap}:features@{fv}:{champ.name}@{champ.version}"
-        scores = score_with_champion(feats.where(F.col("snapshot_date") == F.lit(snap)), champ,
-                                     feature_table_version=fv, scoring_run_id=ctx.run_id,
-                                     scored_at=datetime.now(UTC))
-        result = lake.append("scores", scores, schema=SCORES, txn=("score", key))
+        key = scoring_key(snap, fv, champ.name, champ.version)
+        txn = ("score", key)
+        if lake.already_committed("scores", txn):
+            result = WriteResult(None, 0, "txn already committed")
+        else:
+            scores = score_with_champion(feats.where(F.col("snapshot_date") == F.lit(snap)), champ,
+                                         feature_table_version=fv, scoring_run_id=ctx.run_id,
+                                         scored_at=datetime.now(UTC))
+            result = lake.append("scores", scores, schema=SCORES, txn=txn)
         ctx.ledger.wrote("scores", result)
         ctx.ledger.count("scored", result.rows)
         log.info("scoring %s: %d rows -> %s (%s)", key, result.rows, lake.uri("scores"),
                  f"version {result.version}" if result.version is not None else result.skipped)
-        return ScoreRun(ctx.run_id, key, snap, str(champ.version), result.rows, result.version)
+        return ScoreRun(ctx.run_id, key, snap, fv, champ.name, champ.version, result.rows, result.version,
+                        result.skipped, lake.uri("scores"))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = base_parser(__doc__ or "")
-    p.add_argument("--snapshot", type=date.fromisoformat, default=None)
+    p.add_argument("--snapshot", type=date.fromisoformat, default=None, help="snapshot date, default: the latest")
     args = p.parse_args(argv)
     run(config_from(args), args.snapshot, args.run_id)
     return 0

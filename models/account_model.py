@@ -138,6 +138,10 @@ class MissingColumnsError(ValueError):
     """An input frame lacks columns the model needs; the message lists them."""
 
 
+class TrainingDataError(ValueError):
+    """The labelled data cannot train a model (one class only, several rows per account)."""
+
+
 def _require(df_columns: Sequence[str], needed: Sequence[str], what: str) -> None:
     missing = [c for c in needed if c not in set(df_columns)]
     if missing:
@@ -453,7 +457,7 @@ def _prepare(train_df: pd.DataFrame, names: list[str], truth: pd.DataFrame | Non
     counts: dict[str, float] = {"labels_in": float(len(train_df))}
     df = train_df.copy()
     if df["account_id"].duplicated().any():
-        raise ValueError("training frame has several rows per account: apply latest_labels first")
+        raise TrainingDataError("training frame has several rows per account: apply latest_labels first")
     if "snapshot_date" in df:
         no_snap = df["snapshot_date"].isna()
         counts["labels_without_snapshot"] = float(no_snap.sum())
@@ -480,7 +484,8 @@ def _prepare(train_df: pd.DataFrame, names: list[str], truth: pd.DataFrame | Non
     df[names] = df[names].astype("float64")
     counts["labels_used"] = float(len(df))
     if df["y"].nunique() < 2:
-        raise ValueError("training needs both labels; got only " + str(df["label"].unique().tolist()))
+        raise TrainingDataError("training needs both labels among labelled accounts with a feature snapshot; got "
+                                f"{df['label'].unique().tolist()} ({len(df)} usable labels)")
     return df.reset_index(drop=True), counts
 
 
@@ -543,6 +548,9 @@ def leave_one_strategy_out(df: pd.DataFrame, role: np.ndarray, names: list[str],
         for band, t in th.as_dict().items():
             row[f"recall_{band}"] = float((s_held >= t).mean())
             row[f"human_fpr_{band}"] = float((s_hum >= t).mean()) if len(s_hum) else math.nan
+            # precision in the mix "this unseen strategy + the holdout humans": depends on that mix
+            tp, fp = int((s_held >= t).sum()), int((s_hum >= t).sum())
+            row[f"precision_{band}"] = tp / (tp + fp) if tp + fp else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import logging
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pyarrow as pa
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -84,10 +85,19 @@ class ChampionModel:
     reference: dict[str, Any] = field(repr=False)
 
 
+class NoChampionError(LookupError):
+    """No model version holds the alias scoring needs (nothing trained, or no version passed the gates)."""
+
+
 def load_champion(client: MlflowClient, name: str, alias: str = "champion") -> ChampionModel:
     """Resolve the alias once and pin the version, so a promotion during a scoring run cannot mix
     two models in one scores table."""
-    return load_model_version(client, name, str(client.get_model_version_by_alias(name, alias).version))
+    try:
+        mv = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        raise NoChampionError(f"no {name}@{alias} in the MLflow registry: run `genuine train` "
+                              "(its version must pass the promotion gates) first") from None
+    return load_model_version(client, name, str(mv.version))
 
 
 def load_model_version(client: MlflowClient, name: str, version: str) -> ChampionModel:
@@ -191,13 +201,16 @@ def _reasons_array(values: np.ndarray, spec: _ReasonSpec) -> pa.Array:
 
 
 def with_reasons(df: DataFrame, reference: Mapping[str, Any], top_k: int | None = None,
-                 min_tail_percentile: float | None = None) -> DataFrame:
+                 min_tail_percentile: float | None = None, keep: Sequence[str] | None = None) -> DataFrame:
     """Append `reasons` (array of REASON, empty when nothing is unusual) to every row; the feature
-    columns of the reference must be present. Runs per Arrow batch on the executors."""
+    columns of the reference must be present. Runs per Arrow batch on the executors. `keep`: the input
+    columns to return (default all); scoring keeps only its keys, so the feature values are not
+    shipped back from Python."""
     spec = _spec(reference, top_k, min_tail_percentile)
     _require(df.columns, spec.names, "frame to explain")
-    in_schema = df.schema
-    out_schema = StructType([*in_schema.fields, StructField("reasons", ArrayType(REASON, True), True)])
+    kept = list(df.columns) if keep is None else list(keep)
+    _require(df.columns, kept, "frame to explain")
+    out_schema = StructType([*[df.schema[c] for c in kept], StructField("reasons", ArrayType(REASON, True), True)])
     names = spec.names
 
     def explain(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -206,7 +219,7 @@ def with_reasons(df: DataFrame, reference: Mapping[str, Any], top_k: int | None 
                 [batch.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in names]
             ) if names else np.empty((batch.num_rows, 0))
             reasons = _reasons_array(np.asarray(vals, dtype="float64").reshape(batch.num_rows, len(names)), spec)
-            yield pa.RecordBatch.from_arrays([*batch.columns, reasons], names=[*batch.schema.names, "reasons"])
+            yield pa.RecordBatch.from_arrays([*[batch.column(c) for c in kept], reasons], names=[*kept, "reasons"])
 
     return df.mapInArrow(explain, out_schema)
 
@@ -226,7 +239,8 @@ def score_accounts(features_sdf: DataFrame, model_uri: str, thresholds: Threshol
     # Long counts become double: the model's signature is all-double and NaN marks missing values.
     base = features_sdf.select("account_id", "snapshot_date", *[F.col(c).cast("double").alias(c) for c in names])
     scored = with_band(base.withColumn("score", predict(F.struct(*names))), thresholds)
-    explained = with_reasons(scored, reference, top_k, min_tail_percentile)
+    explained = with_reasons(scored, reference, top_k, min_tail_percentile,
+                             keep=["account_id", "snapshot_date", "score", "band"])
     if scored_at.tzinfo is None:
         raise ValueError("scored_at must be timezone-aware (UTC)")
     return explained.select(
@@ -251,5 +265,5 @@ def score_with_champion(features_sdf: DataFrame, champion: ChampionModel, *, fea
                           scored_at=scored_at, top_k=top_k, min_tail_percentile=min_tail_percentile)
 
 
-__all__ = ["REASON", "SCORES", "ChampionModel", "MissingColumnsError", "load_champion", "load_model_version", "reason_text",
+__all__ = ["REASON", "SCORES", "ChampionModel", "MissingColumnsError", "NoChampionError", "load_champion", "load_model_version", "reason_text",
            "score_accounts", "score_with_champion", "with_band", "with_reasons"]

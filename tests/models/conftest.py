@@ -26,3 +26,12 @@ def trained(cfg_factory, synthetic):
     client = configure_mlflow(cfg.mlflow)
     decision = promote(client, cfg.mlflow.account_model, result.model_version, result.holdout, mcfg.gates)
     return cfg, mcfg, result, decision
+
+
+@pytest.fixture(scope="session")
+def pipeline(spark, cfg_factory, tmp_path_factory):
+    """Synthetic features + labels in a real lake, then the train job and the score job (run twice).
+    Shared by test_jobs.py, test_cli.py, test_report.py and test_notebook.py (about a minute)."""
+    from lake_synth import JOB_FAST, build_pipeline
+
+    return build_pipeline(spark, cfg_factory(*JOB_FAST), tmp_path_factory.mktemp("truth"))

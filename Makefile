@@ -8,7 +8,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export MLFLOW_DISABLE_TELEMETRY := true
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck check-java bench clean install
+.PHONY: demo test lint typecheck check-java bench clean install docs
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -35,9 +35,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy genuine jobs features models
 
+docs: $(STAMP)
+	$(BIN)/genuine features --docs
+
 bench: $(STAMP) check-java
 	$(BIN)/genuine bench simulate
 	$(BIN)/genuine bench features
+	$(BIN)/genuine bench score
+	@# needs the labelled corpus (text_detector.corpus); without it this one says so and the rest still ran
+	-$(BIN)/genuine bench text-detector
 
 clean:
 	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 
+from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -17,7 +18,32 @@ from features.behaviour import BehaviourConfig, behaviour_features
 from features.catalog import ALL_FEATURES, FEATURE_TABLE
 from features.content import ContentConfig, content_features
 from features.network import NetworkConfig, network_features
+from features.registry import FAMILIES, Family
 from features.reports import ReportsConfig, report_features
+from features.separation import SeparationConfig
+
+
+class SnapshotConfig(BaseModel):
+    """`features.snapshot`: how the job runs, not what it computes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Reliable checkpoints of the iterative graph algorithms go here when the session has no checkpoint
+    # dir yet; relative to lake.root unless absolute or a URI. The job removes what it wrote at the end.
+    checkpoint_dir: str = "_checkpoints/features"
+
+
+class FeaturesConfig(BaseModel):
+    """The whole `features` section, validated at once so a typo in any key is an error naming it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    separation: SeparationConfig = Field(default_factory=SeparationConfig)
+    behaviour: BehaviourConfig
+    content: ContentConfig
+    network: NetworkConfig
+    reports: ReportsConfig
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,10 @@ class FamilyConfigs:
                    ContentConfig.model_validate(section.get("content", {})),
                    NetworkConfig.model_validate(section.get("network", {})),
                    ReportsConfig.model_validate(section.get("reports", {})))
+
+    @classmethod
+    def of(cls, features: FeaturesConfig) -> FamilyConfigs:
+        return cls(features.behaviour, features.content, features.network, features.reports)
 
 
 def end_of_day(d: date) -> datetime:
@@ -57,22 +87,40 @@ class Inputs:
     post_scores: DataFrame   # post_id, account_id, p_ai
 
 
-def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
-                   input_versions: dict[str, int], run_id: str) -> DataFrame:
-    as_of = end_of_day(snapshot_date)
-    accounts = cut(inp.accounts, "created_at", as_of, keep_null=True)   # unknown age: still scored
+def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
+    """Every input restricted to rows at or before `as_of`: the only place the snapshot cuts time."""
     posts = cut(inp.posts, "created_at", as_of)
-    interactions = cut(inp.interactions, "created_at", as_of)
-    sessions = cut(inp.sessions, "started_at", as_of)
-    reports = cut(inp.reports, "created_at", as_of)
-    labels = cut(inp.labels, "decided_at", as_of)
-    scores = inp.post_scores.join(posts.select("post_id"), "post_id", "left_semi")
-    parts = [
-        behaviour_features(accounts, posts, interactions, as_of, cfgs.behaviour),
-        content_features(accounts, posts, interactions, scores, cfgs.content),
-        network_features(accounts, interactions, sessions, cfgs.network),
-        report_features(accounts, reports, labels, as_of, cfgs.reports),
-    ]
+    return Inputs(
+        accounts=cut(inp.accounts, "created_at", as_of, keep_null=True),   # unknown age: still scored
+        posts=posts,
+        interactions=cut(inp.interactions, "created_at", as_of),
+        sessions=cut(inp.sessions, "started_at", as_of),
+        reports=cut(inp.reports, "created_at", as_of),
+        labels=cut(inp.labels, "decided_at", as_of),
+        post_scores=inp.post_scores.join(posts.select("post_id"), "post_id", "left_semi"),
+    )
+
+
+def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfigs) -> DataFrame:
+    """One family's features (account_id + its columns) on inputs already cut at `as_of`.
+
+    The network family runs its iterative graph algorithms eagerly here (each step is a Spark job);
+    the others return lazy plans.
+    """
+    if family == "behaviour":
+        return behaviour_features(inp.accounts, inp.posts, inp.interactions, as_of, cfgs.behaviour)
+    if family == "content":
+        return content_features(inp.accounts, inp.posts, inp.interactions, inp.post_scores, cfgs.content)
+    if family == "network":
+        return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network)
+    if family == "reports":
+        return report_features(inp.accounts, inp.reports, inp.labels, as_of, cfgs.reports)
+    raise ValueError(f"unknown feature family {family!r}; known: {FAMILIES}")
+
+
+def assemble(parts: list[DataFrame], snapshot_date: date, as_of: datetime,
+             input_versions: dict[str, int], run_id: str) -> DataFrame:
+    """Family frames joined on account_id, in FEATURE_TABLE's column order, with the snapshot's lineage."""
     joined = reduce(lambda a, b: a.join(b, "account_id", "left"), parts[1:], parts[0])
     versions = F.create_map(*[x for k, v in sorted(input_versions.items()) for x in (F.lit(k), F.lit(v).cast("long"))]) \
         if input_versions else F.lit(None).cast("map<string,bigint>")
@@ -81,3 +129,12 @@ def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
         F.lit(as_of).cast("timestamp").alias("as_of"),
         *[F.col(f.name) for f in ALL_FEATURES], versions.alias("input_versions"), F.lit(run_id).alias("run_id"))
     return out.select(*[F.col(f.name).cast(f.dataType) for f in FEATURE_TABLE.fields])
+
+
+def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
+                   input_versions: dict[str, int], run_id: str) -> DataFrame:
+    """One row per account existing at the end of `snapshot_date` (or of unknown creation time)."""
+    as_of = end_of_day(snapshot_date)
+    cut_inp = cut_inputs(inp, as_of)
+    parts = [family_frame(family, cut_inp, as_of, cfgs) for family in FAMILIES]
+    return assemble(parts, snapshot_date, as_of, input_versions, run_id)

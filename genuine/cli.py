@@ -46,23 +46,73 @@ def ingest(export_dir: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: Ru
 
 
 @app.command()
-def demo(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 3000,
-         days: Annotated[int, typer.Option(help="simulated days")] = 14,
-         seed: Annotated[int, typer.Option(help="random seed")] = 7,
-         out: Annotated[Path, typer.Option(help="where the simulated export goes")] = Path("out/export"),
+def demo(accounts: Annotated[int | None, typer.Option(help="simulated accounts (default demo.accounts)")] = None,
+         days: Annotated[int | None, typer.Option(help="simulated days (default demo.days)")] = None,
+         seed: Annotated[int | None, typer.Option(help="random seed (default demo.seed)")] = None,
+         out: Annotated[Path | None, typer.Option(help="simulated export folder (default demo.out)")] = None,
          env: EnvOpt = None, set_: SetOpt = None) -> None:
-    """Simulate a platform and run the pipeline end to end on the embedded default."""
+    """Simulate a platform and run the whole pipeline on the embedded default, then say where it landed."""
     from jobs.demo import run
 
     cfg = load_cfg(env, set_)
     result = run(cfg, accounts, days, seed, out)
     console.rule("genuine demo")
     sim = result.steps["simulate"]
-    console.print(f"simulated export: [bold]{out}[/bold] ({sim.n_accounts} accounts, {sim.days} days, "
-                  f"{sim.events} records; ground truth in {sim.truth_path})")
-    report = result.steps["ingest"]
-    _print_ingest(cfg, report)
-    console.print(f"run ledger: {cfg.table('runs')}  |  MLflow: {cfg.mlflow.tracking_uri}")
+    console.print(f"simulated export: [bold]{result.export_dir}[/bold] ({sim.n_accounts} accounts, {sim.days} "
+                  f"days, {sim.events} records; ground truth in {sim.truth_path})")
+    _print_ingest(cfg, result.steps["ingest"])
+    _print_pipeline(cfg, result)
+
+
+def _print_pipeline(cfg: Config, result) -> None:
+    td = result.steps["text_detector"]
+    if td is None:
+        console.print("text detector: [yellow]none[/yellow] (no corpus at text_detector.corpus): AI-text features null")
+    else:
+        version = td["reused_version"] if isinstance(td, dict) else td.version
+        console.print(f"text detector: {cfg.mlflow.text_model} version {version}")
+    snaps = [*result.steps["training_snapshots"], result.steps["features"]]
+    feats = result.steps["features"]
+    console.print(f"feature snapshots: {', '.join(str(f.snapshot_date) for f in snaps)} "
+                  f"({feats.accounts} accounts each) -> {cfg.table('features')}")
+    if feats.report is not None:
+        console.print(f"separation report: {feats.report.markdown}")
+    tr = result.steps["train"]
+    console.print(f"trained {tr.train.model_name} version {tr.train.model_version} ({tr.train.chosen}); promotion: "
+                  f"{'promoted' if tr.decision.promoted else 'not promoted'}, champion is version "
+                  f"{tr.decision.champion_after}")
+    _print_champion(cfg)
+    sc = result.steps["score"]
+    console.print(f"scores: {sc.rows} rows for snapshot {sc.snapshot_date} by {sc.model_name} version "
+                  f"{sc.model_version} -> {sc.table} (version {sc.version})")
+    en = result.steps["enforce"]
+    console.print(f"enforcement: {en.decisions} accounts in the review/auto bands, {en.auto_accounts} actioned "
+                  f"automatically, {en.queued} queued for review, {en.held} held by the circuit breaker "
+                  f"({en.breaker.get('reason')})")
+    rep = result.steps["report"]
+    sel = rep.selections.set_index("selection")
+    if "precision" in sel:
+        for name, row in sel.iterrows():
+            console.print(f"  {name:<24} {row['flagged']:>6} accounts  precision {row['precision']:.3f}  "
+                          f"recall {row['recall']:.3f}" if row["flagged"] else f"  {name:<24} 0 accounts")
+    console.print(f"run report: [bold]{rep.markdown}[/bold]  |  run ledger: {cfg.table('runs')}  |  "
+                  f"MLflow: {cfg.mlflow.tracking_uri}")
+
+
+def _print_champion(cfg: Config) -> None:
+    from models.account_model import configure_mlflow
+    from models.report import champion_summary
+
+    summary = champion_summary(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model)
+    t = Table(title=f"champion {summary.attrs['model_name']} version {summary.attrs['model_version']} "
+                    f"(thresholds {summary.attrs['thresholds']})")
+    cols = ["section", "name", "n", "pr_auc", "precision_auto", "recall_auto", "recall_review", "fpr_review"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("section", "name") else "right")
+    for row in summary[cols].itertuples(index=False):
+        t.add_row(*[str(v) if isinstance(v, str) else "-" if v != v else f"{v:.0f}" if k == "n" else f"{v:.3f}"
+                    for k, v in zip(cols, row, strict=True)])
+    console.print(t)
 
 
 def _print_ingest(cfg: Config, report) -> None:

@@ -80,6 +80,21 @@ class SimulateConfig(_Strict):
     label_fraction: float = 0.3
 
 
+class DemoConfig(_Strict):
+    """The embedded demo's platform and schedule (`genuine demo` options override the first four)."""
+
+    accounts: int = Field(3000, ge=1)
+    days: int = Field(14, ge=1)
+    seed: int = 7
+    out: str = "out/export"
+    # A small platform needs a larger labelled share than simulate.label_fraction for the validation split
+    # to hold enough AI accounts to set a 0.995-precision threshold on (model.min_flagged).
+    label_fraction: float = Field(0.5, gt=0, le=1)
+    # Earlier daily snapshots, as days after simulate.start_date: labels join the latest snapshot taken
+    # before their decision (point in time), so training needs snapshots from before the last day.
+    training_snapshot_days: list[int] = [7, 10]
+
+
 class ReportsConfig(_Strict):
     """Where human-readable run reports (Markdown + PNG) go; relative paths resolve from the working dir."""
 
@@ -100,6 +115,7 @@ class Config(_Strict):
     ingest: IngestConfig
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
     # Sections owned by later stages (features, model, enforcement) register themselves here as
     # free-form mappings validated by their own models; see `section()`.
     features: dict[str, Any] = Field(default_factory=dict)

@@ -102,6 +102,26 @@ def pause_between_writes() -> None:
         time.sleep(seconds)
 
 
+def write_all(lake: Lake, ledger: RunLedger, order: tuple[str, ...], frames: dict[str, DataFrame],
+              txn: tuple[str, str], ecfg: EnforcementConfig) -> dict[str, WriteResult]:
+    """Write each table in `order`, one Delta transaction each, account_status last (the completion mark).
+
+    Statements are built from the committed action log (not the plan): a retry after a kill builds the
+    statements of the actions as they were logged, with their original decision time.
+    """
+    results: dict[str, WriteResult] = {}
+    for i, table in enumerate(order):
+        if i:
+            pause_between_writes()
+        if table == "statements":
+            logged = lake.read("action_log").join(frames["action_log"].select("action_id"), "action_id", "left_semi")
+            frame = statements_frame(logged, ecfg).localCheckpoint(eager=True)
+        else:
+            frame = frames[table]
+        results[table] = write(lake, ledger, table, frame, txn)
+    return results
+
+
 def write(lake: Lake, ledger: RunLedger, table: str, df: DataFrame, txn: tuple[str, str]) -> WriteResult:
     keys, matched = WRITES[table]
     result = lake.merge(table, df, keys, when_matched="ignore" if matched == "ignore" else "update", schema=SCHEMAS.get(table, df.schema), txn=txn)
@@ -216,19 +236,7 @@ def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = Non
         held = plan.decisions.where("held_by_breaker").count()
 
         ensure_tables(lake, SCHEMAS)
-        results: dict[str, WriteResult] = {}
-        for i, table in enumerate(ORDER):
-            if i:
-                pause_between_writes()
-            if table == "statements":
-                # From the committed action log (not the plan): a retry after a kill builds the statements
-                # of the actions as they were logged, with their original decision time.
-                logged = lake.read("action_log").join(frames["action_log"].select("action_id"), "action_id",
-                                                      "left_semi")
-                frame = statements_frame(logged, ecfg).localCheckpoint(eager=True)
-            else:
-                frame = frames[table]
-            results[table] = write(lake, ledger, table, frame, txn)
+        results = write_all(lake, ledger, ORDER, frames, txn, ecfg)
         pause_between_writes()
 
         actions, queued, changes = (frames[t].count() for t in ("action_log", "review_queue", "account_status"))

@@ -23,11 +23,9 @@ from genuine.config import Config
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.decisions import Kind, import_decisions, latest_evidence
 from genuine.enforcement.schemas import ACCOUNT_STATUS, ACTION_LOG, DECISIONS, REVIEW_QUEUE, STATEMENTS
-from genuine.enforcement.statements import statements_frame
-from genuine.lake import WriteResult
 from genuine.schemas import QUARANTINE, RAW_ACCOUNTS, RAW_LABELS
 from jobs.common import base_parser, config_from, job
-from jobs.enforce import ensure_tables, pause_between_writes, read_pinned, write
+from jobs.enforce import ensure_tables, read_pinned, write_all
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +73,11 @@ def run(cfg: Config, path: str | Path, kind: Kind = "review", run_id: str | None
 
         txn = (f"{kind}-import", ctx.run_id)
         ensure_tables(lake, SCHEMAS)
-        results: dict[str, WriteResult] = {}
         # Each frame computed once (a merge reads its source several times).
         frames = {t: df.localCheckpoint(eager=True) for t, df in (
             ("decisions", res.decisions), ("action_log", res.action_log), ("raw_labels", res.labels),
             ("quarantine", res.rejects), ("account_status", res.account_status))}
-        for i, table in enumerate(ORDER):
-            if i:
-                pause_between_writes()
-            if table == "statements":
-                logged = lake.read("action_log").join(frames["action_log"].select("action_id"), "action_id",
-                                                      "left_semi")
-                frame = statements_frame(logged, ecfg).localCheckpoint(eager=True)
-            else:
-                frame = frames[table]
-            results[table] = write(lake, ledger, table, frame, txn)
+        results = write_all(lake, ledger, ORDER, frames, txn, ecfg)
 
         dec = frames["decisions"].select("applied", "not_applied_reason").collect()
         rejected = Counter(r["reason"] for r in frames["quarantine"].select("reason").collect())

@@ -51,7 +51,7 @@ class SeparationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    out_dir: str = "reports/features"     # Markdown + PNGs go here (one sub-folder per snapshot)
+    out_dir: str = "features"     # under reports.root (absolute: as is); one sub-folder per snapshot
     baseline: str = "ordinary"            # truth group every other group is compared with
     group_column: str = "strategy"        # truth column naming each account's group
     population_column: str = "population"  # truth column pooling groups (ai, unusual_human, human)

@@ -226,7 +226,7 @@ def separation_report(lake: Lake, snapshot_date: date, truth: Path, scfg: Separa
     if table.empty:
         log.warning("no account of snapshot %s is in %s or no group other than %r: empty separation report",
                     snapshot_date, truth, scfg.baseline)
-    out_dir = Path(scfg.out_dir) / snapshot_date.isoformat()
+    out_dir = Path(lake.cfg.reports.root, scfg.out_dir, snapshot_date.isoformat())   # an absolute out_dir wins
     return write_report(table, ALL_FEATURES, out_dir, scfg, f"snapshot {snapshot_date}, truth {truth.name}")
 
 

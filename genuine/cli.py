@@ -93,7 +93,7 @@ def _print_pipeline(cfg: Config, result) -> None:
     sel = rep.selections.set_index("selection")
     if "precision" in sel:
         for name, row in sel.iterrows():
-            console.print(f"  {name:<24} {row['flagged']:>6} accounts  precision {row['precision']:.3f}  "
+            console.print(f"  {name:<24} {int(row['flagged']):>6} accounts  precision {row['precision']:.3f}  "
                           f"recall {row['recall']:.3f}" if row["flagged"] else f"  {name:<24} 0 accounts")
     console.print(f"run report: [bold]{rep.markdown}[/bold]  |  run ledger: {cfg.table('runs')}  |  "
                   f"MLflow: {cfg.mlflow.tracking_uri}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
@@ -148,29 +149,66 @@ class _Meter:
 
 
 def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | None,
-                   overrides: list[str], steps: list[str] | None = None) -> dict[str, Any]:
+                   overrides: list[str], steps: list[str] | None = None, reuse: bool = False) -> dict[str, Any]:
     """Simulate (before the JVM starts), ingest, then time each family and the whole snapshot.
+
+    With `reuse`, a lake this command built earlier in `out` for the same accounts, days and seed is
+    measured again without simulating and ingesting (no ingest figures then).
+    """
+    from jobs.simulate import run as simulate
+
+    wanted = _check_steps(steps)
+    lake_root, mlflow_db, export = out / "lake", out / "mlflow.db", out / "export"
+    marker, spec = out / "bench-input.json", {"accounts": accounts, "days": days, "seed": seed}
+    reused = reuse and marker.is_file() and json.loads(marker.read_text()) == spec
+    if not reused:
+        shutil.rmtree(lake_root, ignore_errors=True)
+        mlflow_db.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
+    cfg = load_cfg(env, [*overrides, f"lake.root={lake_root}", f"mlflow.tracking_uri=sqlite:///{mlflow_db.resolve()}"])
+    figures: dict[str, Any] = {"accounts": accounts, "days": days, "reused_lake": reused}
+    began = time.perf_counter()
+    if not reused:
+        summary = simulate(cfg, accounts, days, seed, export)        # forks workers: no JVM yet
+        figures["simulated_rows"] = summary.events
+    figures["simulate_s"] = time.perf_counter() - began
+
+    from genuine.session import get_spark
+    from jobs import ingest
+
+    spark = get_spark(cfg)
+    figures["load_avg_start"] = os.getloadavg()
+    meter = _Meter(spark)
+    if not reused:
+        figures["ingest"] = meter.measure(lambda: ingest.run(cfg, export, spark=spark))
+        marker.write_text(json.dumps(spec))
+    figures.update(measure_steps(cfg, spark, wanted, meter))
+    if not reused:
+        figures["steps"] = ["ingest", *figures["steps"]]
+    _rates(figures)
+    figures["load_avg_end"] = os.getloadavg()
+    log.info("bench features: %s", figures)
+    return figures
+
+
+def _check_steps(steps: list[str] | None) -> list[str]:
+    from features.registry import FAMILIES
+
+    wanted = steps or [*FAMILIES, "snapshot"]
+    unknown = sorted(set(wanted) - {*FAMILIES, "snapshot", "job"})
+    if unknown:
+        raise ValueError(f"unknown bench step(s) {unknown}; known: {[*FAMILIES, 'snapshot', 'job']}")
+    return wanted
+
+
+def measure_steps(cfg: Any, spark: Any, steps: list[str], meter: _Meter | None = None) -> dict[str, Any]:
+    """Time each wanted step on the lake of `cfg`, inputs cut at the default snapshot date.
 
     Every step reads its inputs from the Delta tables and ends in a `noop` write, so a step's time is
     the work of that family alone (scan, cut, aggregate), without the cost of storing its output. The
     optional `job` step is the real `genuine features` run: snapshot + Delta write + run ledger.
     """
     from features.registry import FAMILIES, Family
-    from jobs.simulate import run as simulate
-
-    wanted = steps or [*FAMILIES, "snapshot"]
-    unknown = sorted(set(wanted) - {*FAMILIES, "snapshot", "job"})
-    if unknown:
-        raise ValueError(f"unknown bench step(s) {unknown}; known: {[*FAMILIES, 'snapshot', 'job']}")
-    lake_root, mlflow_db, export = out / "lake", out / "mlflow.db", out / "export"
-    shutil.rmtree(lake_root, ignore_errors=True)
-    mlflow_db.unlink(missing_ok=True)
-    cfg = load_cfg(env, [*overrides, f"lake.root={lake_root}", f"mlflow.tracking_uri=sqlite:///{mlflow_db.resolve()}"])
-    began = time.perf_counter()
-    summary = simulate(cfg, accounts, days, seed, export)        # forks workers: no JVM yet
-    figures: dict[str, Any] = {"accounts": accounts, "days": days, "simulate_s": time.perf_counter() - began,
-                               "load_avg_start": os.getloadavg()}
-
     from features.snapshot import (
         FamilyConfigs,
         FeaturesConfig,
@@ -182,14 +220,10 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
     )
     from genuine.lake import Lake
     from genuine.schemas import RAW_SCHEMAS, RAW_TABLE
-    from genuine.session import get_spark
     from jobs import features as job
-    from jobs import ingest
 
-    spark = get_spark(cfg)
-    meter = _Meter(spark)
-    figures["cores"] = _cores(spark)
-    figures["ingest"] = meter.measure(lambda: ingest.run(cfg, export, spark=spark))
+    wanted = _check_steps(steps)
+    meter = meter or _Meter(spark)
     fcfg = cfg.section("features", FeaturesConfig)
     job._ensure_checkpoint_dir(spark, cfg, fcfg.snapshot)
     lake = Lake(spark, cfg)
@@ -201,9 +235,8 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
     inputs = cut_inputs(Inputs(frames["accounts"], frames["posts"], frames["interactions"], frames["sessions"],
                                frames["reports"], frames["labels"], scores), as_of)
     rows = {e: getattr(inputs, e).count() for e in RAW_SCHEMAS}
-    figures["rows"] = rows
-    figures["events"] = sum(rows.values())
-    figures["simulated_rows"] = summary.events
+    figures: dict[str, Any] = {"cores": _cores(spark), "snapshot_date": snapshot_date, "rows": rows,
+                               "events": sum(rows.values()), "jvm_max_heap_mib": meter.max_heap_mib}
     cfgs = FamilyConfigs.of(fcfg)
 
     def family_step(fam: Family) -> Callable[[], None]:
@@ -222,17 +255,18 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
         figures["snapshot"] = meter.measure(whole)
     if "job" in wanted:
         figures["job"] = meter.measure(lambda: job.run(cfg, snapshot_date, spark=spark))
-    steps = ["ingest", *[s for s in (*FAMILIES, "snapshot", "job") if s in wanted]]
-    figures["steps"] = steps
-    figures["jvm_max_heap_mib"] = meter.max_heap_mib
-    figures["load_avg_end"] = os.getloadavg()
-    for step in steps:
+    figures["steps"] = [s for s in (*FAMILIES, "snapshot", "job") if s in wanted]
+    _rates(figures)
+    return figures
+
+
+def _rates(figures: dict[str, Any]) -> None:
+    """events/s per core (wall) and events per CPU second of every measured step, in place."""
+    for step in figures["steps"]:
         m = figures[step]
         m["events_per_s_per_core"] = figures["events"] / m["wall_s"] / figures["cores"] if m["wall_s"] else None
         cpu = m["cpu_s_jvm"] + m["cpu_s_driver"]
         m["events_per_cpu_s"] = figures["events"] / cpu if cpu else None
-    log.info("bench features: %s", figures)
-    return figures
 
 
 def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 5000,
@@ -244,16 +278,18 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 50
                                                   "network, reports, snapshot (all four at once), job (the real "
                                                   "run: snapshot + Delta write + ledger)")]
           = "behaviour,content,network,reports,snapshot",
+          reuse: Annotated[bool, typer.Option("--reuse", help="measure again on the lake an earlier run with the "
+                                                              "same accounts, days and seed left in --out")] = False,
           env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Time, CPU, peak memory and events/s per core of each feature family and of the whole snapshot."""
-    from features.registry import FAMILIES
-
     chosen = [x.strip() for x in steps.split(",") if x.strip()]
-    unknown = sorted(set(chosen) - {*FAMILIES, "snapshot", "job"})
-    if unknown:
-        raise typer.BadParameter(f"unknown step(s) {unknown}; known: {', '.join([*FAMILIES, 'snapshot', 'job'])}",
-                                 param_hint="--steps")
-    f = bench_features(accounts, days, out, seed, env, list(set_ or []), chosen)
+    try:
+        _check_steps(chosen)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--steps") from None
+    f = bench_features(accounts, days, out, seed, env, list(set_ or []), chosen, reuse=reuse)
+    if f["reused_lake"]:
+        console.print(f"reusing the lake in {out} (simulated and ingested by an earlier run)")
     console.print(f"features bench: {accounts:,} accounts x {days} days, {f['events']:,} input rows as of the "
                   f"snapshot, {f['cores']} cores, load average {f['load_avg_start'][0]:.1f} -> "
                   f"{f['load_avg_end'][0]:.1f}")
@@ -272,7 +308,7 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 50
                   "py / JVM MiB = peak resident memory of the Python driver / the JVM (local mode: driver and "
                   f"executors in one JVM, max heap {f['jvm_max_heap_mib']:.0f} MiB); peaks are "
                   + ("per step, the JVM's an upper bound (it keeps heap it has grown)"
-                     if f["ingest"]["peaks_per_step"] else "process-lifetime high-water marks"))
+                     if f[f["steps"][0]]["peaks_per_step"] else "process-lifetime high-water marks"))
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -29,7 +29,9 @@ from features.content import (
     minhash_bands,
     near_dup_documents,
     near_dup_pairs,
+    own_pairs,
     post_texts,
+    shingle_sets,
 )
 from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
 
@@ -372,7 +374,8 @@ def test_banded_pairs_equal_exact_pairs_and_mllib_join(spark, data, content_cfg)
     _, p, _, _ = _frames(spark, accounts, posts, inter, scores)
     texts = (post_texts(p, content_cfg).where(F.char_length("norm") >= nd.min_chars)
              .select("key", "norm").distinct())
-    shingles, bands = minhash_bands(texts, nd)
+    shingles = shingle_sets(texts, nd)
+    bands = minhash_bands(shingles, nd)
     got = {(r.key_a, r.key_b) for r in near_dup_pairs(bands, shingles, [], nd).collect()}
     norm_of = {r.key: r.norm for r in texts.collect()}
     want = {(a, b) for a, b in combinations(sorted(norm_of), 2)
@@ -400,6 +403,20 @@ def test_oversized_bucket_links_to_representative_only(spark, content_cfg):
     got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, [], nd).collect())
     # bucket 1 (6 > 3 members): star around k0; bucket 2 (3 members): all pairs, x2 rejected by Jaccard
     assert got == sorted([("k0", k) for k in keys[1:]] + [("k0", "x1")])
+
+
+def test_own_pairs_are_pairs_one_account_posted_both_texts(spark):
+    """own_pairs == brute force over accounts, including a text with many posters (expanded from the rarer side)."""
+    members = [(f"u{i}", "viral") for i in range(40)] + [("u0", "v2"), ("u1", "v2"), ("u1", "solo"),
+                                                         ("u2", "t1"), ("u2", "t2"), ("u3", "t2")]
+    pairs = [("viral", "v2"), ("t1", "t2"), ("solo", "t2"), ("nobody", "viral")]
+    got = sorted(tuple(r) for r in own_pairs(spark.createDataFrame(members, "account_id string, key string"),
+                                             spark.createDataFrame(pairs, "key_a string, key_b string")).collect())
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    for account, key in members:
+        keys_of[account].add(key)
+    want = sorted((acc, a, b) for acc, keys in keys_of.items() for a, b in pairs if a in keys and b in keys)
+    assert got == want == [("u0", "viral", "v2"), ("u1", "viral", "v2"), ("u2", "t1", "t2")]
 
 
 def test_text_stat_expressions(spark):

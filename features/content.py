@@ -83,11 +83,11 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from features import text_stats as ts
 from features.graph import materialize
-from features.registry import Feature, count, ratio
+from features.registry import Family, Feature, count, ratio
 
 log = logging.getLogger(__name__)
 
-FAMILY = "content"
+FAMILY: Family = "content"
 
 
 class NearDupConfig(BaseModel):

@@ -17,12 +17,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from features import graph
-from features.registry import Feature, count, ratio
+from features.registry import Family, Feature, count, ratio
 from genuine.config import Config, ConfigError, _explain
 
 log = logging.getLogger(__name__)
 
-FAMILY = "network"
+FAMILY: Family = "network"
 FOLLOW, UNFOLLOW = "follow", "unfollow"  # interaction kinds of the input contract
 
 

@@ -200,7 +200,7 @@ def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFr
     shingles = materialize(shingle_sets(ids.select(F.col("_id").alias("key"), "norm"), nd),
                            local_checkpoints=cfg.local_checkpoints)
     bands = materialize(minhash_bands(shingles, nd), local_checkpoints=cfg.local_checkpoints)
-    id_pairs = near_dup_pairs(bands, shingles, [], nd)
+    id_pairs = near_dup_pairs(bands, shingles, nd)
     key_a = ids.select(F.col("_id").alias("key_a"), F.col("key").alias("_ka"))
     key_b = ids.select(F.col("_id").alias("key_b"), F.col("key").alias("_kb"))
     pairs = materialize(id_pairs.join(key_a, "key_a").join(key_b, "key_b")
@@ -266,26 +266,21 @@ def minhash_bands(shingles: DataFrame, nd: NearDupConfig) -> DataFrame:
     return hashed.select("key", F.explode(band_keys).alias("bucket"))
 
 
-def near_dup_pairs(rows: DataFrame, shingles: DataFrame, scope: list[str], nd: NearDupConfig) -> DataFrame:
-    """Verified near-duplicate text pairs (scope..., key_a, key_b), key_a < key_b.
+def near_dup_pairs(bands: DataFrame, shingles: DataFrame, nd: NearDupConfig) -> DataFrame:
+    """Verified near-duplicate text pairs (key_a, key_b), key_a < key_b, from distinct (key, bucket) rows.
 
-    `rows` = distinct (scope..., key, bucket); pairs are only formed inside one scope value (e.g. one
-    account). Oversized buckets link members to the representative only (see module docstring).
+    Oversized buckets link members to the representative only (see module docstring).
     """
-    w = Window.partitionBy(*scope, "bucket")
-    sized = (rows.withColumn("_n", F.count(F.lit(1)).over(w)).withColumn("_rep", F.min("key").over(w))
+    w = Window.partitionBy("bucket")
+    sized = (bands.withColumn("_n", F.count(F.lit(1)).over(w)).withColumn("_rep", F.min("key").over(w))
              .where(F.col("_n") >= 2))
     # Small buckets: all pairs, by a self-join on the bucket (at most max_bucket_size^2 / 2 per bucket).
-    # A NULL scope (the cross-account pass) must match itself, hence the null-safe equality.
-    small = sized.where(F.col("_n") <= nd.max_bucket_size).select(*scope, "bucket", "key")
-    a = small.select(*[F.col(c).alias(f"_a{i}") for i, c in enumerate(scope)], F.col("bucket").alias("_ab"),
-                     F.col("key").alias("key_a"))
-    cond = [F.col("_ab") == F.col("bucket"), F.col("key_a") < F.col("key")]
-    cond += [F.col(f"_a{i}").eqNullSafe(F.col(c)) for i, c in enumerate(scope)]
-    pairs_small = (a.join(small, reduce(lambda x, y: x & y, cond))
-                   .select(*scope, "key_a", F.col("key").alias("key_b")))
+    small = sized.where(F.col("_n") <= nd.max_bucket_size).select("bucket", "key")
+    a = small.select(F.col("bucket").alias("_ab"), F.col("key").alias("key_a"))
+    pairs_small = (a.join(small, (F.col("_ab") == F.col("bucket")) & (F.col("key_a") < F.col("key")))
+                   .select("key_a", F.col("key").alias("key_b")))
     pairs_large = (sized.where((F.col("_n") > nd.max_bucket_size) & (F.col("key") != F.col("_rep")))
-                   .select(*scope, F.col("_rep").alias("key_a"), F.col("key").alias("key_b")))
+                   .select(F.col("_rep").alias("key_a"), F.col("key").alias("key_b")))
     candidates = pairs_small.unionByName(pairs_large).distinct()
     sa = shingles.select(F.col("key").alias("key_a"), F.col("shingles").alias("_sa"))
     sb = shingles.select(F.col("key").alias("key_b"), F.col("shingles").alias("_sb"))
@@ -293,7 +288,7 @@ def near_dup_pairs(rows: DataFrame, shingles: DataFrame, scope: list[str], nd: N
     union = F.size(F.array_union("_sa", "_sb"))
     return (candidates.join(sa, "key_a").join(sb, "key_b")
             .where(1 - inter / union <= nd.max_jaccard_distance)
-            .select(*scope, "key_a", "key_b"))
+            .select("key_a", "key_b"))
 
 
 def own_pairs(members: DataFrame, pairs: DataFrame) -> DataFrame:

@@ -185,7 +185,7 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
     figures.update(measure_steps(cfg, spark, wanted, meter))
     if not reused:
         figures["steps"] = ["ingest", *figures["steps"]]
-    _rates(figures)
+        _rates(figures, ["ingest"])
     figures["load_avg_end"] = os.getloadavg()
     log.info("bench features: %s", figures)
     return figures
@@ -256,13 +256,13 @@ def measure_steps(cfg: Any, spark: Any, steps: list[str], meter: _Meter | None =
     if "job" in wanted:
         figures["job"] = meter.measure(lambda: job.run(cfg, snapshot_date, spark=spark))
     figures["steps"] = [s for s in (*FAMILIES, "snapshot", "job") if s in wanted]
-    _rates(figures)
+    _rates(figures, figures["steps"])
     return figures
 
 
-def _rates(figures: dict[str, Any]) -> None:
-    """events/s per core (wall) and events per CPU second of every measured step, in place."""
-    for step in figures["steps"]:
+def _rates(figures: dict[str, Any], steps: list[str]) -> None:
+    """events/s per core (wall) and events per CPU second of the given measured steps, in place."""
+    for step in steps:
         m = figures[step]
         m["events_per_s_per_core"] = figures["events"] / m["wall_s"] / figures["cores"] if m["wall_s"] else None
         cpu = m["cpu_s_jvm"] + m["cpu_s_driver"]
@@ -272,7 +272,8 @@ def _rates(figures: dict[str, Any]) -> None:
 def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 5000,
           days: Annotated[int, typer.Option(help="simulated days")] = 30,
           seed: Annotated[int, typer.Option(help="random seed")] = 7,
-          out: Annotated[Path, typer.Option(help="scratch folder: export, lake and MLflow store (lake wiped first)")]
+          out: Annotated[Path, typer.Option(help="scratch folder: export, lake and MLflow store (lake wiped first unless "
+                                                 "--reuse)")]
           = Path("bench-out/features"),
           steps: Annotated[str, typer.Option(help="comma-separated steps to time after ingest: behaviour, content, "
                                                   "network, reports, snapshot (all four at once), job (the real "

@@ -376,7 +376,7 @@ def test_banded_pairs_equal_exact_pairs_and_mllib_join(spark, data, content_cfg)
              .select("key", "norm").distinct())
     shingles = shingle_sets(texts, nd)
     bands = minhash_bands(shingles, nd)
-    got = {(r.key_a, r.key_b) for r in near_dup_pairs(bands, shingles, [], nd).collect()}
+    got = {(r.key_a, r.key_b) for r in near_dup_pairs(bands, shingles, nd).collect()}
     norm_of = {r.key: r.norm for r in texts.collect()}
     want = {(a, b) for a, b in combinations(sorted(norm_of), 2)
             if 1 - _jaccard(norm_of[a], norm_of[b], nd.shingle_chars) <= nd.max_jaccard_distance}
@@ -400,7 +400,7 @@ def test_oversized_bucket_links_to_representative_only(spark, content_cfg):
                                      "key string, shingles array<string>")
     rows = spark.createDataFrame([(k, 1) for k in keys] + [("x1", 2), ("k0", 2), ("x2", 2)],
                                  "key string, bucket long")
-    got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, [], nd).collect())
+    got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, nd).collect())
     # bucket 1 (6 > 3 members): star around k0; bucket 2 (3 members): all pairs, x2 rejected by Jaccard
     assert got == sorted([("k0", k) for k in keys[1:]] + [("k0", "x1")])
 

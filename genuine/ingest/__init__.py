@@ -64,7 +64,10 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     good, problems, schemas = probe(spark, files)
     for p in problems:
         log.warning("file %s quarantined: %s (%s)", p.file.rel, p.reason, p.detail)
-    records = read_records(spark, good, schemas).cache()
+    # Not cached: each entity's parse reads only its own files (the optimizer prunes the other union
+    # branches on the literal entity), while a cache of the whole export as JSON text outgrew memory at
+    # 100k accounts and would be tens of GB at 1M.
+    records = read_records(spark, good, schemas)
     report = IngestReport(ledger.run_id, files_quarantined=len(problems))
     quarantine: list[DataFrame] = [file_problem_rows(spark, problems, ledger.run_id, now)] if problems else []
 
@@ -87,15 +90,22 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         if entity == "accounts":
             valid = checked.where(F.col("_reason").isNull()).select("account_id", "created_at")
             known_accounts = valid.unionByName(existing.select("account_id", "created_at")).distinct().cache()
+            known_accounts.count()   # materialized now: `checked` is released at the end of this entity
         if entity == "posts":
             valid = checked.where(F.col("_reason").isNull()).select("post_id", "account_id", "created_at")
             known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
+            known_posts.count()
         rows = accepted_rows(checked, entity, ledger.run_id)
         result = lake.merge(table, rows, keys=ENTITY_KEYS[entity], when_matched="ignore",
                             schema=RAW_SCHEMAS[entity], txn=("ingest", ledger.run_id))
         ledger.wrote(table, result)
         report.versions[table] = result.version
-        quarantine.append(quarantine_rows(checked, ledger.run_id, now))
+        bad = quarantine_rows(checked, ledger.run_id, now).cache()
+        bad.count()
+        quarantine.append(bad)
+        # Every entity's checked rows stayed cached until the end of the run: at 1M accounts that is the
+        # whole export twice over (JSON text + typed columns).
+        checked.unpersist()
         for name, n in (("read", counts.read), ("accepted", counts.accepted), ("new", counts.new),
                         ("quarantined", counts.quarantined)):
             ledger.count(f"{entity}.{name}", n)
@@ -105,13 +115,12 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     all_bad = quarantine[0]
     for other in quarantine[1:]:
         all_bad = all_bad.unionByName(other)
-    all_bad = all_bad.cache()
     report.reasons = {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
     result = lake.merge("quarantine", all_bad, keys=["quarantine_id"], when_matched="ignore", schema=QUARANTINE,
                         txn=("ingest", ledger.run_id))
     ledger.wrote("quarantine", result)
     report.versions["quarantine"] = result.version
     ledger.count("files.quarantined", len(problems))
-    for cached in (records, all_bad):
-        cached.unpersist()
+    for part in quarantine:
+        part.unpersist()
     return report

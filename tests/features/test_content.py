@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.ml.feature import HashingTF, MinHashLSH
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
 
 from features import text_stats as ts
@@ -27,6 +29,7 @@ from features.content import (
     ContentInputError,
     content_features,
     minhash_bands,
+    minhash_signatures,
     near_dup_documents,
     near_dup_pairs,
     own_pairs,
@@ -389,6 +392,33 @@ def test_banded_pairs_equal_exact_pairs_and_mllib_join(spark, data, content_cfg)
     mllib = {(r.a, r.b) for r in joined.select(F.col("datasetA.key").alias("a"), F.col("datasetB.key").alias("b"))
              .where("a < b").collect()}
     assert mllib == want
+
+
+def test_minhash_signatures_are_mllibs(spark, content_cfg):
+    """NumPy evaluation of the MinHash family == MLlib MinHashLSHModel.transform, value for value.
+
+    Sets of signed 64-bit hashes of all sizes (one element, colliding indices, hundreds), over several
+    Arrow batches; MLlib sees the same sets as sparse vectors of their feature indices.
+    """
+    nd = content_cfg.near_dup.model_copy(update={"bands": 7, "rows_per_band": 3, "hash_features": 1 << 12})
+    rng = np.random.default_rng(5)
+    sets = [[int(x) for x in rng.integers(-2**63, 2**63 - 1, size=n, dtype=np.int64)]
+            for n in [1, 1, 2, 3, 50, 400] + list(rng.integers(1, 80, size=60))]
+    sets.append([7, 7 + (1 << 12), -5])            # two hashes on one index; a negative one
+    shingles = spark.createDataFrame(list(enumerate(sets)), "key long, shingles array<long>")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "16")
+    try:
+        got = {r.key: list(r._h) for r in minhash_signatures(shingles, nd).collect()}
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    vectors = spark.createDataFrame(
+        [(i, Vectors.sparse(nd.hash_features, sorted({h % nd.hash_features: 1.0 for h in s}.items())))
+         for i, s in enumerate(sets)], ["key", "v"])
+    model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=nd.bands * nd.rows_per_band,
+                       seed=nd.seed).fit(vectors)
+    want = {r.key: [int(x) for x in r.h] for r in model.transform(vectors)
+            .select("key", F.transform("h", lambda v: vector_to_array(v)[0]).alias("h")).collect()}
+    assert got == want and len(want) == len(sets)
 
 
 def test_oversized_bucket_links_to_representative_only(spark, content_cfg):

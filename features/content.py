@@ -76,9 +76,9 @@ from collections.abc import Iterator
 from functools import reduce
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 import numpy as np
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pyspark.ml.feature import MinHashLSH
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import Column, DataFrame, SparkSession, Window

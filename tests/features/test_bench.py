@@ -9,7 +9,7 @@ import pytest
 from features.snapshot import end_of_day
 from genuine.commands.features import measure_steps
 from genuine.schemas import RAW_TABLE
-from tests.oracles import read_delta_rs
+from tests.oracles import read_delta_rs, sorted_frame
 
 TIME_COLUMN = {"accounts": "created_at", "posts": "created_at", "interactions": "created_at",
                "sessions": "started_at", "reports": "created_at", "labels": "decided_at"}
@@ -44,3 +44,26 @@ def test_measured_steps_count_the_snapshot_inputs(spark, tiny_lake):
 def test_unknown_step_is_named(spark, tiny_lake):
     with pytest.raises(ValueError, match=r"unknown bench step\(s\) \['ingest'\]"):
         measure_steps(tiny_lake.cfg, spark, ["ingest"])
+
+
+@pytest.mark.slow
+def test_trusted_load_writes_what_ingest_writes(spark, tiny_lake, cfg_factory, tmp_path):
+    """The bench's trusted load of a simulated export == the ingest job's raw tables, row for row."""
+    from genuine.ingest.trusted import TrustedLoadError
+    from genuine.schemas import ENTITY_KEYS
+    from jobs.ingest import run_trusted
+
+    cfg = cfg_factory(f"privacy.key_file={tiny_lake.root}/hmac.key", root=tmp_path)
+    written = run_trusted(cfg, tiny_lake.export, spark=spark)
+
+    for entity, table in RAW_TABLE.items():
+        want = read_delta_rs(tiny_lake.cfg.table(table)).drop(columns="ingest_run_id")
+        got = read_delta_rs(cfg.table(table)).drop(columns="ingest_run_id")
+        keys = ENTITY_KEYS[entity]
+        assert written[entity] == len(want)
+        pd.testing.assert_frame_equal(sorted_frame(got, keys), sorted_frame(want, keys), check_dtype=False)
+
+    versions = {t: read_delta_rs(cfg.table(t)).shape for t in RAW_TABLE.values()}
+    with pytest.raises(TrustedLoadError, match="already holds rows"):
+        run_trusted(cfg, tiny_lake.export, spark=spark)
+    assert {t: read_delta_rs(cfg.table(t)).shape for t in RAW_TABLE.values()} == versions

@@ -373,7 +373,7 @@ def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
         ts.repeated_ngram_rate(tok, cfg.ngram_tokens).alias("rep"),
         ts.char_rate(F.col("text"), ts.PUNCT).alias("punct"),
         ts.char_rate(F.col("text"), ts.EMOJI).alias("emoji"),
-        ts.han_token_share(tok).alias("han"),
+        ts.han_token_share(F.col("text"), tok).alias("han"),
     )
     return per_post.groupBy("account_id").agg(
         F.count(F.lit(1)).alias("text_posts"),

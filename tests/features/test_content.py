@@ -455,6 +455,9 @@ def test_text_stat_expressions(spark):
     df = spark.createDataFrame(rows, "t string").select(
         ts.tokens(F.col("t")).alias("tok"), ts.normalize(F.col("t")).alias("norm"),
         ts.repeated_ngram_rate(ts.tokens(F.col("t")), 2).alias("rep"),
+        ts.repeated_ngram_rate(ts.tokens(F.col("t")), 1).alias("rep1"),
+        ts.repeated_ngram_rate(ts.tokens(F.col("t")), 7).alias("rep7"),
+        ts.han_token_share(F.col("t"), ts.tokens(F.col("t"))).alias("han"),
         ts.lexical_diversity(ts.tokens(F.col("t"))).alias("div"),
         ts.post_text(F.lit(" "), F.col("t")).alias("text"))
     got = df.collect()
@@ -462,6 +465,10 @@ def test_text_stat_expressions(spark):
     assert got[0].norm == "hello世界its0x" == _normalize(rows[0][0])
     assert got[1].tok == [] and got[1].div is None and got[1].text is None and got[2].text is None
     assert got[3].rep == pytest.approx(1 - 2 / 5) and got[3].div == pytest.approx(2 / 6)
+    assert got[3].rep1 == pytest.approx(1 - 2 / 6) and got[3].rep7 is None and got[1].rep1 is None
+    assert got[0].han == pytest.approx(2 / 6) and got[3].han == 0 and got[1].han is None
+    for r, text in zip(got, rows, strict=True):
+        assert r.rep == _repeated(_tokens(text[0]), 2) if text[0] else r.rep is None
 
 
 def test_missing_column_is_named(spark, data, content_cfg):

@@ -263,7 +263,10 @@ def mllib_minhash_coefficients(spark: SparkSession, nd: NearDupConfig) -> np.nda
     dummy = spark.createDataFrame([(Vectors.sparse(nd.hash_features, [0], [1.0]),)], ["_vec"])
     model = MinHashLSH(inputCol="_vec", outputCol="_hashes", numHashTables=nd.bands * nd.rows_per_band,
                        seed=nd.seed).fit(dummy)
-    return np.array([(c._1(), c._2()) for c in model._java_obj.randCoefficients()], dtype=np.int64)
+    java = model._java_obj
+    if java is None:
+        raise RuntimeError("MinHashLSH.fit returned a model without its JVM object")
+    return np.array([(c._1(), c._2()) for c in java.randCoefficients()], dtype=np.int64)
 
 
 def minhash_signatures(shingles: DataFrame, nd: NearDupConfig) -> DataFrame:

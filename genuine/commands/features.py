@@ -148,6 +148,10 @@ class _Meter:
         }
 
 
+# --load choice -> name of its timed step
+LOAD_STEPS = {"ingest": "ingest", "trusted": "load"}
+
+
 def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | None,
                    overrides: list[str], steps: list[str] | None = None, reuse: bool = False,
                    load: str = "ingest") -> dict[str, Any]:
@@ -161,6 +165,9 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
     from jobs.simulate import run as simulate
 
     wanted = _check_steps(steps)
+    if load not in LOAD_STEPS:
+        raise ValueError(f"unknown load {load!r}; known: {', '.join(LOAD_STEPS)}")
+    load_step = LOAD_STEPS[load]
     lake_root, mlflow_db, export = out / "lake", out / "mlflow.db", out / "export"
     marker, spec = out / "bench-input.json", {"accounts": accounts, "days": days, "seed": seed}
     reused = reuse and marker.is_file() and json.loads(marker.read_text()) == spec
@@ -182,14 +189,9 @@ def bench_features(accounts: int, days: int, out: Path, seed: int, env: str | No
     spark = get_spark(cfg)
     figures["load_avg_start"] = os.getloadavg()
     meter = _Meter(spark)
-    load_step = "ingest" if load == "ingest" else "load"
     if not reused:
-        if load == "ingest":
-            figures[load_step] = meter.measure(lambda: ingest.run(cfg, export, spark=spark))
-        elif load == "trusted":
-            figures[load_step] = meter.measure(lambda: ingest.run_trusted(cfg, export, spark=spark))
-        else:
-            raise ValueError(f"unknown load {load!r}; known: ingest, trusted")
+        loader = {"ingest": ingest.run, "trusted": ingest.run_trusted}[load]
+        figures[load_step] = meter.measure(lambda: loader(cfg, export, spark=spark))
         marker.write_text(json.dumps(spec))
     figures.update(measure_steps(cfg, spark, wanted, meter))
     if not reused:
@@ -300,11 +302,11 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 50
         _check_steps(chosen)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--steps") from None
-    if load not in ("ingest", "trusted"):
-        raise typer.BadParameter(f"{load!r}: expected ingest or trusted", param_hint="--load")
+    if load not in LOAD_STEPS:
+        raise typer.BadParameter(f"{load!r}: expected one of {', '.join(LOAD_STEPS)}", param_hint="--load")
     f = bench_features(accounts, days, out, seed, env, list(set_ or []), chosen, reuse=reuse, load=load)
     if f["reused_lake"]:
-        console.print(f"reusing the lake in {out} (simulated and ingested by an earlier run)")
+        console.print(f"reusing the lake in {out} (simulated and loaded by an earlier run)")
     console.print(f"features bench: {accounts:,} accounts x {days} days, {f['events']:,} input rows as of the "
                   f"snapshot, {f['cores']} cores, load average {f['load_avg_start'][0]:.1f} -> "
                   f"{f['load_avg_end'][0]:.1f}")

@@ -111,7 +111,6 @@ def probe(spark: SparkSession, files: list[ExportFile]) -> tuple[list[ExportFile
 
 def read_records(spark: SparkSession, files: list[ExportFile], parquet_schemas: dict[str, str]) -> DataFrame:
     """(entity, source_file, raw) for every non-blank record of every readable file."""
-    rel_of = spark.createDataFrame([(_uri_key(f.path), f.rel) for f in files], "key string, source_file string")
     frames: list[DataFrame] = []
     for entity in sorted({f.entity for f in files}):
         mine = [f for f in files if f.entity == entity]
@@ -133,10 +132,19 @@ def read_records(spark: SparkSession, files: list[ExportFile], parquet_schemas: 
     records = frames[0]
     for other in frames[1:]:
         records = records.unionByName(other)
-    records = records.where(F.trim(F.col("raw")) != "").withColumn("key", _uri_key_col(F.col("_uri")))
-    # A left join: a path we fail to map keeps its URI as source_file rather than losing the record.
-    joined = records.join(F.broadcast(rel_of), "key", "left")
-    return joined.select("entity", F.coalesce("source_file", "_uri").alias("source_file"), "raw")
+    records = records.where(F.trim(F.col("raw")) != "")
+    return with_source_file(records, files).select("entity", "source_file", "raw")
+
+
+def with_source_file(df: DataFrame, files: list[ExportFile]) -> DataFrame:
+    """Replace `_uri` (input_file_name() of the scan) by `source_file`, the path relative to the export root.
+
+    A left join: a path we fail to map keeps its URI as source_file rather than losing the record.
+    """
+    rel_of = df.sparkSession.createDataFrame([(_uri_key(f.path), f.rel) for f in files],
+                                             "_key string, source_file string")
+    joined = df.withColumn("_key", _uri_key_col(F.col("_uri"))).join(F.broadcast(rel_of), "_key", "left")
+    return joined.withColumn("source_file", F.coalesce("source_file", "_uri")).drop("_key", "_uri")
 
 
 def _uri_key(path: str) -> str:

@@ -28,20 +28,30 @@ short texts ("好看!", "nice") are shared by chance and would make giant, meani
    values as MinHashLSHModel.transform, ~10x cheaper).
 3. Banding instead of `approxSimilarityJoin`: MLlib's join makes a candidate of any pair that agrees on
    ONE min-hash, i.e. with probability ~ their Jaccard similarity per table, so unrelated texts sharing
-   common shingles would flood the join at scale. We AND `rows_per_band` hashes into a band key and OR
-   over `bands` (MMDS ch. 3): candidate probability 1-(1-s^r)^b. The defaults (30 bands x 6 rows)
-   give 0.977 at s=0.7, 0.997 at s=0.75, but 0.116 at s=0.4 and 0.002 at s=0.2. The curve is that
-   steep because most pairs that share a bucket are only loosely similar (texts filled in from the same
-   templates): with 16 x 4, 95 % of the candidates on simulated data had s < 0.5 and the exact check of
-   them was ~70 % of the family's cost; 30 x 6 makes ~4.6x fewer candidates for ~0.1 % fewer verified
-   pairs. Every candidate is then verified with the exact Jaccard distance of the shingle sets against
-   `max_jaccard_distance`: no false positives; a true pair is missed only with the LSH miss
-   probability above.
+   common shingles would flood the join at scale. We AND `rows_per_band` hashes into a band key, and a
+   pair becomes a candidate when it shares a bucket in at least `min_shared_bands` of the `bands` bands
+   (MMDS ch. 3 with a threshold on the OR): candidate probability P(Binomial(b, s^r) >= m). The
+   defaults (30 bands x 6 rows, m = 2) give 0.883 at Jaccard s = 0.7, 0.979 at 0.75, 0.9987 at 0.8, but
+   0.080 at s = 0.5, 0.007 at 0.4 and ~0 below. The curve is that steep because most pairs that share
+   a bucket are only loosely similar (texts filled in from the same phrase banks and templates). Measured
+   at 1M simulated accounts (6.9M distinct texts, 206M band rows): with m = 1 there were 140M distinct
+   candidates, of which 5 % had s >= 0.7 and the median s was 0.42; verifying them moved ~600 bytes of
+   shingle set per candidate twice through a shuffle and filled the disk. m = 2 removes the candidates
+   that share a single band by chance (x4.7 fewer at s = 0.5, x17 at 0.4) and costs nothing extra: the
+   per-pair band count is the aggregation that de-duplicates the candidates anyway. The price is recall
+   near the threshold (~10 % of the pairs at s = 0.7, ~2 % at 0.75, ~0.1 % at 0.8); at 1M accounts it
+   gave 16.4M candidates instead of 140M and 4.97M verified pairs instead of ~7.0M (estimated from a
+   0.1 % sample of the m = 1 candidates: 80 % of their verified pairs had 0.7 <= s < 0.8, the part of the
+   curve that gives way). Clearly copied texts (s >= 0.8) are all but always found, and exact copies
+   need no LSH at all (step 1). Every candidate is then verified with the exact
+   Jaccard distance of the shingle sets against `max_jaccard_distance`: no false positives; a true pair
+   is missed only with the LSH miss probability above.
 4. Skew cap: a band bucket holding more than `max_bucket_size` texts does not emit all its pairs; each
    member is compared with the bucket's representative (its smallest id) only. Cost stays linear in
    such a bucket; near-duplicate links inside it are then a star, which connected components would
    still join into one cluster, and true near-duplicates usually also meet in a smaller bucket of
-   another band. So candidates per text are at most bands x max_bucket_size: linear in texts.
+   another band. So raw candidates per text are at most bands x max_bucket_size: linear in texts. The
+   cap is 16: at 1M accounts the buckets of 17-64 texts alone emitted 250M of the 400M raw pairs.
 
 Per account, with the account's own (eligible) documents:
 - `near_dup_other_accounts`: distinct OTHER accounts that posted a text equal or near-identical to one
@@ -110,13 +120,16 @@ class NearDupConfig(BaseModel):
     bands: int = Field(30, ge=1, description="LSH bands (OR)")
     rows_per_band: int = Field(6, ge=1, description="min-hashes ANDed into one band key")
     max_jaccard_distance: float = Field(0.3, ge=0.0, lt=1.0, description="near-duplicate when <= this")
-    max_bucket_size: int = Field(64, ge=2, description="larger band buckets link to a representative only")
+    min_shared_bands: int = Field(2, ge=1, description="bands a pair must share to become a candidate")
+    max_bucket_size: int = Field(16, ge=2, description="larger band buckets link to a representative only")
     seed: int = Field(20261001, description="MinHashLSH seed: same seed, same buckets")
 
     @model_validator(mode="after")
     def _lengths(self) -> NearDupConfig:
         if self.min_chars < self.shingle_chars:
             raise ValueError("near_dup.min_chars must be >= near_dup.shingle_chars")
+        if self.min_shared_bands > self.bands:
+            raise ValueError("near_dup.min_shared_bands must be <= near_dup.bands")
         return self
 
 
@@ -192,9 +205,9 @@ def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFr
     _require(interactions, ["actor_id", "kind", "body"], "interactions")
     _require(post_scores, ["post_id", "p_ai"], "post_scores")
     nd = cfg.near_dup
-    log.info("content features: LSH %d bands x %d rows over %d-shingles, Jaccard distance <= %.2f, "
-             "min %d chars, bucket cap %d", nd.bands, nd.rows_per_band, nd.shingle_chars,
-             nd.max_jaccard_distance, nd.min_chars, nd.max_bucket_size)
+    log.info("content features: LSH %d bands x %d rows (>= %d shared) over %d-shingles, Jaccard distance "
+             "<= %.2f, min %d chars, bucket cap %d", nd.bands, nd.rows_per_band, nd.min_shared_bands,
+             nd.shingle_chars, nd.max_jaccard_distance, nd.min_chars, nd.max_bucket_size)
 
     # Each intermediate below feeds several parts; materialized once (graph.materialize: a checkpoint,
     # nothing left cached) instead of recomputed per consumer, which tripled the family's cost.
@@ -334,7 +347,11 @@ def near_dup_pairs(bands: DataFrame, shingles: DataFrame, nd: NearDupConfig) -> 
                    .select("key_a", F.col("key").alias("key_b")))
     pairs_large = (sized.where((F.col("_n") > nd.max_bucket_size) & (F.col("key") != F.col("_rep")))
                    .select(F.col("_rep").alias("key_a"), F.col("key").alias("key_b")))
-    candidates = pairs_small.unionByName(pairs_large).distinct()
+    # A pair emitted by one band only is dropped (min_shared_bands, module docstring): the count is one
+    # aggregation that replaces the distinct it needs anyway.
+    candidates = (pairs_small.unionByName(pairs_large).groupBy("key_a", "key_b")
+                  .agg(F.count(F.lit(1)).alias("_bands")).where(F.col("_bands") >= nd.min_shared_bands)
+                  .select("key_a", "key_b"))
     sa = shingles.select(F.col("key").alias("key_a"), F.col("shingles").alias("_sa"))
     sb = shingles.select(F.col("key").alias("key_b"), F.col("shingles").alias("_sb"))
     inter = F.size(F.array_intersect("_sa", "_sb"))

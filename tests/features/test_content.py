@@ -304,6 +304,9 @@ def test_config_block_validates(cfg, content_cfg):
         ContentConfig.model_validate({**cfg.features["content"], "typo": 1})
     with pytest.raises(ValueError):
         ContentConfig.model_validate({"near_dup": {"min_chars": 2, "shingle_chars": 3}})
+    with pytest.raises(ValueError, match="min_shared_bands"):
+        ContentConfig.model_validate({"near_dup": {"bands": 2, "min_shared_bands": 3}})
+    assert ContentConfig.model_validate({"near_dup": {"bands": 2, "min_shared_bands": 2}}).near_dup.bands == 2
 
 
 def test_schema_is_the_registry(result):
@@ -428,11 +431,25 @@ def test_oversized_bucket_links_to_representative_only(spark, content_cfg):
     same = ["aaa", "bbb", "ccc"]
     shingles = spark.createDataFrame([(k, same) for k in keys] + [("x1", same), ("x2", ["zzz"])],
                                      "key string, shingles array<string>")
-    rows = spark.createDataFrame([(k, 1) for k in keys] + [("x1", 2), ("k0", 2), ("x2", 2)],
-                                 "key string, bucket long")
+    # the same two buckets in two bands (1/2 and 3/4), so every emitted pair shares min_shared_bands = 2
+    rows = spark.createDataFrame([(k, b) for b in (1, 3) for k in keys]
+                                 + [(k, b) for b in (2, 4) for k in ("x1", "k0", "x2")], "key string, bucket long")
     got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, nd).collect())
     # bucket 1 (6 > 3 members): star around k0; bucket 2 (3 members): all pairs, x2 rejected by Jaccard
     assert got == sorted([("k0", k) for k in keys[1:]] + [("k0", "x1")])
+
+
+def test_candidates_share_min_shared_bands(spark, content_cfg):
+    """A pair that meets in one band only is no candidate when min_shared_bands = 2 (identical texts or not)."""
+    shingles = spark.createDataFrame([(k, ["aaa", "bbb"]) for k in ("a", "b", "c", "d")],
+                                     "key string, shingles array<string>")
+    # a-b share buckets 1 and 2; c-d share bucket 3 only; a-c share bucket 4 only
+    rows = spark.createDataFrame([("a", 1), ("b", 1), ("a", 2), ("b", 2), ("c", 3), ("d", 3), ("a", 4), ("c", 4)],
+                                 "key string, bucket long")
+    nd = content_cfg.near_dup
+    pairs = {m: sorted(tuple(r) for r in near_dup_pairs(rows, shingles, nd.model_copy(
+        update={"min_shared_bands": m})).collect()) for m in (1, 2, 3)}
+    assert pairs == {1: [("a", "b"), ("a", "c"), ("c", "d")], 2: [("a", "b")], 3: []}
 
 
 def test_own_pairs_are_pairs_one_account_posted_both_texts(spark):

@@ -109,11 +109,15 @@ def probe(spark: SparkSession, files: list[ExportFile]) -> tuple[list[ExportFile
     return good, bad, schemas
 
 
+def files_by_entity(files: list[ExportFile]) -> dict[str, list[ExportFile]]:
+    """The files of each entity, entities in sorted order (so runs read and write them in the same order)."""
+    return {entity: [f for f in files if f.entity == entity] for entity in sorted({f.entity for f in files})}
+
+
 def read_records(spark: SparkSession, files: list[ExportFile], parquet_schemas: dict[str, str]) -> DataFrame:
     """(entity, source_file, raw) for every non-blank record of every readable file."""
     frames: list[DataFrame] = []
-    for entity in sorted({f.entity for f in files}):
-        mine = [f for f in files if f.entity == entity]
+    for entity, mine in files_by_entity(files).items():
         json_files = [f.path for f in mine if f.fmt == "json"]
         if json_files:
             frames.append(spark.read.text(json_files).select(

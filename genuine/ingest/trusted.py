@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
 from genuine.ingest.contract import CONTRACT
-from genuine.ingest.reader import ExportError, discover, with_source_file
+from genuine.ingest.reader import ExportError, discover, files_by_entity, with_source_file
 from genuine.ingest.validate import typed_columns
 from genuine.lake import Lake
 from genuine.ledger import RunLedger
@@ -61,16 +61,15 @@ def load_trusted(lake: Lake, export_dir: str | Path, ledger: RunLedger) -> dict[
     not_parquet = [f.rel for f in files if f.fmt != "parquet"]
     if not_parquet:
         raise TrustedLoadError(f"a trusted load reads Parquet only; got {not_parquet[:3]}")
-    entities = sorted({f.entity for f in files})
-    for entity in entities:
+    by_entity = files_by_entity(files)
+    for entity in by_entity:
         table = RAW_TABLE[entity]
         if lake.exists(table) and not lake.already_committed(table, ("load-trusted", ledger.run_id)) \
                 and lake.read(table).limit(1).count():
             raise TrustedLoadError(f"{table} already holds rows: a trusted load only fills an empty lake")
     key = load_key(cfg)
     written: dict[str, int] = {}
-    for entity in entities:
-        mine = [f for f in files if f.entity == entity]
+    for entity, mine in by_entity.items():
         raw = with_source_file(spark.read.parquet(*[f.path for f in mine])
                                .withColumn("_uri", F.input_file_name()), mine)
         table = RAW_TABLE[entity]

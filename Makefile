@@ -30,10 +30,10 @@ test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check genuine jobs features models tests
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy genuine jobs features models
+	$(BIN)/mypy -p genuine
 
 docs: $(STAMP)
 	$(BIN)/genuine features --docs

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from features.registry import Family, Feature, count, ratio
+from genuine.core.config import Strict
+from genuine.features.registry import Family, Feature, count, ratio
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,8 @@ DAYS = 7
 MIX_KINDS: tuple[str, ...] = ("post", "like", "collect", "comment", "share", "follow", "unfollow")
 
 
-class BehaviourConfig(BaseModel):
+class BehaviourConfig(Strict):
     """`features.behaviour` in conf/base.yml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_events: int = Field(5, ge=1, description="hour/day profiles and event shares are NULL below this")
     min_gaps: int = Field(4, ge=1, description="gap CV, entropy, burstiness, regular share are NULL below this")

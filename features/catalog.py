@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pyspark.sql.types import DateType, LongType, MapType, StringType, StructField, StructType, TimestampType
 
-from features import behaviour, content, network, reports
-from features.registry import FAMILIES, Feature
+from genuine.features import behaviour, content, network, reports
+from genuine.features.registry import FAMILIES, Feature
 
 ALL_FEATURES: list[Feature] = [*behaviour.FEATURES, *content.FEATURES, *network.FEATURES, *reports.FEATURES]
 FEATURE_NAMES: list[str] = [f.name for f in ALL_FEATURES]
@@ -19,8 +19,9 @@ KEY_COLUMNS = [StructField("account_id", StringType(), True), StructField("snaps
                StructField("as_of", TimestampType(), True)]
 LINEAGE_COLUMNS = [StructField("input_versions", MapType(StringType(), LongType(), True), True),
                    StructField("run_id", StringType(), True)]
-DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "features.md"
-"""The committed, generated feature reference (tests check it equals render_docs())."""
+DOCS_PATH = Path("docs") / "features.md"
+"""The committed, generated feature reference, relative to the repository root (tests check it equals
+render_docs()). Relative on purpose: an installed wheel holds no docs/, so the path is the checkout's."""
 
 FEATURE_TABLE = StructType(KEY_COLUMNS + [StructField(f.name, f.dtype, True) for f in ALL_FEATURES]
                            + LINEAGE_COLUMNS)

@@ -88,16 +88,18 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pyspark.ml.feature import MinHashLSH
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, LongType, StringType, StructField, StructType
 
-from features import text_stats as ts
-from features.graph import materialize
-from features.registry import Family, Feature, count, ratio
+from genuine.core.config import Strict
+from genuine.core.errors import ContentInputError
+from genuine.features.registry import Family, Feature, count, ratio
+from genuine.lib import text_stats as ts
+from genuine.lib.graph import materialize
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +109,8 @@ FAMILY: Family = "content"
 MLLIB_HASH_PRIME = 2038074743
 
 
-class NearDupConfig(BaseModel):
+class NearDupConfig(Strict):
     """`features.content.near_dup`: MinHash LSH over character shingles, and its cost knobs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     include_comments: bool = Field(True, description="comments join posts in the cross-account corpus")
     min_chars: int = Field(20, ge=1, description="normalized characters a text needs to be compared")
@@ -133,10 +133,8 @@ class NearDupConfig(BaseModel):
         return self
 
 
-class ContentConfig(BaseModel):
+class ContentConfig(Strict):
     """`features.content` in conf/base.yml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     text_fields: list[Literal["title", "body"]] = Field(default_factory=lambda: ["title", "body"], min_length=1)
     ngram_tokens: int = Field(3, ge=1, description="n of the repeated token n-gram rate")
@@ -187,10 +185,6 @@ CONTENT_SCHEMA = StructType(
 POST_SCORES_SCHEMA = StructType([StructField("post_id", StringType(), True),
                                  StructField("account_id", StringType(), True),
                                  StructField("p_ai", DoubleType(), True)])
-
-
-class ContentInputError(ValueError):
-    """An input DataFrame lacks a column content_features needs."""
 
 
 def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFrame,

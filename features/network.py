@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from features import graph
-from features.registry import Family, Feature, count, ratio
-from genuine.config import Config, ConfigError, _explain
+from genuine.core.config import Config, Strict, _explain
+from genuine.core.errors import ConfigError
+from genuine.features.registry import Family, Feature, count, ratio
+from genuine.lib import graph
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +29,15 @@ FOLLOW, UNFOLLOW = "follow", "unfollow"  # interaction kinds of the input contra
 
 # --- configuration -------------------------------------------------------------------------------
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class CoordinationConfig(_Strict):
+class CoordinationConfig(Strict):
     kinds: list[str] = Field(min_length=1)
     window_seconds: int = Field(gt=0)
     min_co_actions: int = Field(ge=1)
     max_actors_per_bucket: int = Field(ge=2)
 
 
-class AlgorithmConfig(_Strict):
+class AlgorithmConfig(Strict):
     graphframes: Literal["auto", "always", "never"] = "auto"
     checkpoint_interval: int = Field(ge=1)
     local_checkpoints: bool = False
@@ -53,7 +51,7 @@ class AlgorithmConfig(_Strict):
         return {"auto": None, "always": True, "never": False}[self.graphframes]
 
 
-class NetworkConfig(_Strict):
+class NetworkConfig(Strict):
     """features.network in conf/base.yml."""
 
     coordination: CoordinationConfig

@@ -11,23 +11,22 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from features.behaviour import epoch_micros
-from features.registry import Family, Feature, count
+from genuine.core.config import Strict
+from genuine.features.behaviour import epoch_micros
+from genuine.features.registry import Family, Feature, count
 
 log = logging.getLogger(__name__)
 
 FAMILY: Family = "reports"
 
 
-class ReportsConfig(BaseModel):
+class ReportsConfig(Strict):
     """`features.reports` in conf/base.yml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     prior_upheld: float = Field(1.0, gt=0.0, description="Beta prior a: pseudo-count of upheld reports")
     prior_rejected: float = Field(1.0, gt=0.0, description="Beta prior b: pseudo-count of rejected reports")

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from features.registry import FAMILIES, Feature
+from genuine.core.config import Strict
+from genuine.features.registry import FAMILIES, Feature
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,8 @@ POOL_PREFIX = "all "
 """Group name prefix of a pooled population (e.g. `all ai`), next to the individual strategies."""
 
 
-class SeparationConfig(BaseModel):
+class SeparationConfig(Strict):
     """`features.separation` in conf/base.yml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     out_dir: str = "features"     # under reports.root (absolute: as is); one sub-folder per snapshot
     baseline: str = "ordinary"            # truth group every other group is compared with

@@ -10,33 +10,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from features.behaviour import BehaviourConfig, behaviour_features
-from features.catalog import ALL_FEATURES, FEATURE_TABLE
-from features.content import ContentConfig, content_features
-from features.network import NetworkConfig, network_features
-from features.registry import FAMILIES, Family
-from features.reports import ReportsConfig, report_features
-from features.separation import SeparationConfig
+from genuine.core.config import Strict
+from genuine.features.behaviour import BehaviourConfig, behaviour_features
+from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
+from genuine.features.content import ContentConfig, content_features
+from genuine.features.network import NetworkConfig, network_features
+from genuine.features.registry import FAMILIES, Family
+from genuine.features.reports import ReportsConfig, report_features
+from genuine.features.separation import SeparationConfig
 
 
-class SnapshotConfig(BaseModel):
+class SnapshotConfig(Strict):
     """`features.snapshot`: how the job runs, not what it computes."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Reliable checkpoints of the iterative graph algorithms go here when the session has no checkpoint
     # dir yet; relative to lake.root unless absolute or a URI. The job removes what it wrote at the end.
     checkpoint_dir: str = "_checkpoints/features"
 
 
-class FeaturesConfig(BaseModel):
+class FeaturesConfig(Strict):
     """The whole `features` section, validated at once so a typo in any key is an error naming it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     separation: SeparationConfig = Field(default_factory=SeparationConfig)

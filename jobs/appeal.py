@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.review import main as _review_main
+from genuine.jobs.review import main as _review_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,14 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from genuine.config import Config
+from genuine.core.config import Config
+from genuine.core.errors import NoScoringRun
+from genuine.core.lake import Lake
 from genuine.enforcement.audit import AuditTrail, ReplayResult, compare_scores, render_replay, render_trail
 from genuine.enforcement.config import enforcement_config
-from genuine.enforcement.inputs import NoScoringRun, scoring_run_info
+from genuine.enforcement.inputs import scoring_run_info
 from genuine.enforcement.schemas import SOURCE_POLICY
-from genuine.lake import Lake
-from jobs.common import base_parser, config_from, job
+from genuine.jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _model_facts(cfg: Config, name: str, version: str) -> dict[str, Any]:
 
 def explain(cfg: Config, account_id: str, spark: SparkSession | None = None) -> AuditTrail:
     """Collect the audit trail of one account (read-only)."""
-    from genuine.session import get_spark
+    from genuine.core.session import get_spark
 
     spark = spark or get_spark(cfg)
     lake = Lake(spark, cfg)
@@ -154,8 +155,8 @@ def _events(lake: Lake, t: AuditTrail, account_id: str, snap: dict[str, Any], n:
 def replay(cfg: Config, scoring_run_id: str, run_id: str | None = None,
            spark: SparkSession | None = None, shown: int = 20) -> ReplayResult:
     """Re-score a scoring run from its recorded feature table version and model version."""
-    from models.account_model import configure_mlflow
-    from models.scoring import load_model_version, score_with_champion
+    from genuine.models.account_model import configure_mlflow
+    from genuine.models.scoring import load_model_version, score_with_champion
 
     tol = enforcement_config(cfg).audit.score_tolerance
     with job("audit-replay", cfg, {"scoring_run_id": scoring_run_id}, run_id, spark) as ctx:

@@ -11,11 +11,11 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from genuine.config import Config, load_config
-from genuine.lake import Lake
-from genuine.ledger import RunLedger
-from genuine.logs import setup_logging
-from genuine.session import get_spark
+from genuine.core.config import Config, load_config
+from genuine.core.lake import Lake
+from genuine.core.ledger import RunLedger
+from genuine.core.logs import setup_logging
+from genuine.core.session import get_spark
 
 log = logging.getLogger(__name__)
 

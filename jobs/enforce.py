@@ -20,11 +20,14 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from genuine.config import Config
+from genuine.core.config import Config
+from genuine.core.errors import LakeError, NoScoringRun
+from genuine.core.lake import Lake, WriteResult
+from genuine.core.ledger import RunLedger
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
 from genuine.enforcement.config import EnforcementConfig, enforcement_config
 from genuine.enforcement.enforce import WRITES, plan_enforcement
 from genuine.enforcement.inputs import (
-    NoScoringRun,
     ScoringRunInfo,
     breaker_history,
     cluster_size_mismatches,
@@ -46,10 +49,7 @@ from genuine.enforcement.schemas import (
     STATEMENTS,
 )
 from genuine.enforcement.statements import statements_frame
-from genuine.lake import Lake, LakeError, WriteResult
-from genuine.ledger import RunLedger
-from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
-from jobs.common import base_parser, config_from, job
+from genuine.jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def model_auto_threshold(cfg: Config, info: ScoringRunInfo) -> float:
     """The auto threshold of the model version that scored the run (thresholds live with the version)."""
     from mlflow.tracking import MlflowClient
 
-    from models.account_model import Thresholds
+    from genuine.models.account_model import Thresholds
 
     client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.registry_uri)
     mv = client.get_model_version(info.model_name, info.model_version)
@@ -169,7 +169,7 @@ def snapshot_evidence(lake: Lake, ledger: RunLedger, cfg: Config, ecfg: Enforcem
     if clusters is None:
         # The feature table keeps cluster sizes, not ids: rebuild the components the feature counted, from
         # the interactions version the snapshot recorded, cut at the snapshot's as_of.
-        from features.network import NetworkConfig
+        from genuine.features.network import NetworkConfig
 
         interactions = read_pinned(lake, ledger, "raw_interactions", RAW_INTERACTIONS,
                                    versions.get("raw_interactions"))

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from genuine.config import Config
+from genuine.core.config import Config
+from genuine.core.errors import StatementExportError
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.schemas import ACTION_LOG
-from genuine.enforcement.statements import ExportResult, StatementExportError, export_statements
-from jobs.common import base_parser, config_from, job
-from jobs.enforce import read_pinned
+from genuine.enforcement.statements import ExportResult, export_statements
+from genuine.jobs.common import base_parser, config_from, job
+from genuine.jobs.enforce import read_pinned
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from features.catalog import ALL_FEATURES, FEATURE_NAMES, FEATURE_TABLE
-from features.separation import SeparationConfig, SeparationReport, separation_aucs, write_report
-from features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, SnapshotConfig, build_snapshot
-from genuine.config import Config
-from genuine.lake import Lake
-from genuine.schemas import RAW_SCHEMAS, RAW_TABLE
-from jobs.common import JobContext, base_parser, config_from, job
+from genuine.core.config import Config
+from genuine.core.errors import NoEventsError, TruthError
+from genuine.core.lake import Lake
+from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
+from genuine.features.catalog import ALL_FEATURES, FEATURE_NAMES, FEATURE_TABLE
+from genuine.features.separation import SeparationConfig, SeparationReport, separation_aucs, write_report
+from genuine.features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, SnapshotConfig, build_snapshot
+from genuine.jobs.common import JobContext, base_parser, config_from, job
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,6 @@ class FeatureRun:
     input_versions: dict[str, int]
     skipped: str | None = None              # why nothing was written (retry of a committed run)
     report: SeparationReport | None = None
-
-
-class NoEventsError(ValueError):
-    """The raw tables hold no post or interaction, so there is no default snapshot date."""
-
-
-class TruthError(ValueError):
-    """The ground-truth file for the separation report is missing or lacks a column."""
 
 
 def text_model_uri(cfg: Config) -> tuple[str, str] | None:
@@ -81,7 +74,7 @@ def post_scores(lake: Lake, cfg: Config, posts: DataFrame, run_id: str) -> DataF
     uri, version = model
     done = lake.read_or_empty("post_scores", POST_SCORES).where(F.col("model_version") == version)
     todo = posts.join(done.select("post_id"), "post_id", "left_anti")
-    from models.text_detector import score_posts
+    from genuine.models.text_detector import score_posts
 
     texts = todo.select("post_id", "account_id",
                         F.concat_ws("\n", F.coalesce("title", F.lit("")), F.coalesce("body", F.lit(""))).alias("text"))

@@ -6,10 +6,9 @@ import logging
 import sys
 from pathlib import Path
 
-from genuine.config import Config
+from genuine.core.config import Config
 from genuine.ingest import IngestReport, ingest
-from genuine.ingest.trusted import load_trusted
-from jobs.common import base_parser, config_from, job
+from genuine.jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +17,6 @@ def run(cfg: Config, export_dir: str | Path, run_id: str | None = None, spark=No
     with job("ingest", cfg, {"export_dir": str(export_dir)}, run_id, spark) as ctx:
         report = ingest(ctx.lake, export_dir, ctx.ledger)
     return report
-
-
-def run_trusted(cfg: Config, export_dir: str | Path, run_id: str | None = None, spark=None) -> dict[str, int]:
-    """The simulator's export into an empty lake without validation (genuine/ingest/trusted.py says when)."""
-    with job("load-trusted", cfg, {"export_dir": str(export_dir)}, run_id, spark) as ctx:
-        return load_trusted(ctx.lake, export_dir, ctx.ledger)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,13 +19,13 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from genuine.config import Config
+from genuine.core.config import Config
+from genuine.core.schemas import QUARANTINE, RAW_ACCOUNTS, RAW_LABELS
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.decisions import Kind, import_decisions, latest_evidence
 from genuine.enforcement.schemas import ACCOUNT_STATUS, ACTION_LOG, DECISIONS, REVIEW_QUEUE, STATEMENTS
-from genuine.schemas import QUARANTINE, RAW_ACCOUNTS, RAW_LABELS
-from jobs.common import base_parser, config_from, job
-from jobs.enforce import ensure_tables, read_pinned, write_all
+from genuine.jobs.common import base_parser, config_from, job
+from genuine.jobs.enforce import ensure_tables, read_pinned, write_all
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,12 @@ from datetime import UTC, date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from genuine.config import Config
-from genuine.lake import TableNotFound, WriteResult
-from jobs.common import base_parser, config_from, job
+from genuine.core.config import Config
+from genuine.core.errors import SnapshotNotFound, TableNotFound
+from genuine.core.lake import WriteResult
+from genuine.jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
-
-
-class SnapshotNotFound(LookupError):
-    """The requested snapshot date is not in the feature table."""
 
 
 @dataclass
@@ -46,8 +43,8 @@ def scoring_key(snapshot: date, feature_version: int, model_name: str, model_ver
 
 def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
         spark: SparkSession | None = None) -> ScoreRun:
-    from models.account_model import configure_mlflow
-    from models.scoring import SCORES, load_champion, score_with_champion
+    from genuine.models.account_model import configure_mlflow
+    from genuine.models.scoring import SCORES, load_champion, score_with_champion
 
     with job("score", cfg, {"snapshot": str(snapshot) if snapshot else None}, run_id, spark) as ctx:
         lake = ctx.lake

@@ -16,15 +16,11 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from genuine.config import Config
-from genuine.lake import TableNotFound
-from jobs.common import base_parser, config_from, job
+from genuine.core.config import Config
+from genuine.core.errors import TableNotFound, VersionNotFound
+from genuine.jobs.common import base_parser, config_from, job
 
 log = logging.getLogger(__name__)
-
-
-class VersionNotFound(LookupError):
-    """The registry has no such version of the account model."""
 
 
 @dataclass
@@ -48,9 +44,14 @@ def read_truth(path: Path, protected: list[str]) -> pd.DataFrame:
 
 def run(cfg: Config, truth: Path | None = None, run_id: str | None = None,
         spark: SparkSession | None = None) -> TrainRun:
-    from features.catalog import ALL_FEATURES
-    from models.account_model import ModelConfig, configure_mlflow, train_account_model, training_frame
-    from models.promotion import promote
+    from genuine.features.catalog import ALL_FEATURES
+    from genuine.models.account_model import (
+        ModelConfig,
+        configure_mlflow,
+        train_account_model,
+        training_frame,
+    )
+    from genuine.models.promotion import promote
 
     mcfg = cfg.section("model", ModelConfig)
     truth_pdf = read_truth(truth, mcfg.protected_strategies) if truth else None
@@ -92,8 +93,8 @@ def promote_version(cfg: Config, version: str, force: bool = False) -> Any:
     that version's training run logged (no Spark: everything needed is in the MLflow store)."""
     from mlflow.exceptions import MlflowException
 
-    from models.account_model import ModelConfig, configure_mlflow
-    from models.promotion import load_holdout, promote
+    from genuine.models.account_model import ModelConfig, configure_mlflow
+    from genuine.models.promotion import load_holdout, promote
 
     mcfg = cfg.section("model", ModelConfig)
     client = configure_mlflow(cfg.mlflow)

@@ -30,7 +30,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from sklearn.calibration import CalibratedClassifierCV
@@ -44,8 +44,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import QuantileTransformer
 from threadpoolctl import threadpool_limits
 
-from features.registry import Feature
-from genuine.config import MlflowConfig
+from genuine.core.config import MlflowConfig, Strict
+from genuine.core.errors import MissingColumnsError, TrainingDataError
+from genuine.features.registry import Feature
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,13 @@ CandidateKind = Literal["hgb", "logreg"]
 
 
 # --- configuration (conf/base.yml `model:`) -------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class PrecisionTargets(_Strict):
+class PrecisionTargets(Strict):
     auto: float = Field(default=0.995, gt=0, le=1)
     review: float = Field(default=0.90, gt=0, le=1)
 
 
-class HgbParams(_Strict):
+class HgbParams(Strict):
     learning_rate: float = Field(default=0.1, gt=0)
     max_iter: int = Field(default=200, ge=1)
     max_leaf_nodes: int = Field(default=31, ge=2)
@@ -76,17 +74,17 @@ class HgbParams(_Strict):
     early_stopping: bool = False
 
 
-class LogRegParams(_Strict):
+class LogRegParams(Strict):
     C: float = Field(default=1.0, gt=0)
     max_iter: int = Field(default=2000, ge=1)
 
 
-class LosoConfig(_Strict):
+class LosoConfig(Strict):
     enabled: bool = True
     min_accounts: int = Field(default=10, ge=1)    # a strategy with fewer labelled accounts is not held out
 
 
-class ReasonConfig(_Strict):
+class ReasonConfig(Strict):
     top_k: int = Field(default=3, ge=1)
     reference_quantiles: int = Field(default=1001, ge=11)
     # a feature is a reason only when fewer than (100 - this) % of humans are as extreme
@@ -94,14 +92,14 @@ class ReasonConfig(_Strict):
     weight_by_importance: bool = True      # ties in extremeness broken by permutation importance
 
 
-class GatesConfig(_Strict):
+class GatesConfig(Strict):
     min_pr_auc: float = Field(default=0.80, ge=0, le=1)           # absolute gate (also for the first model)
     pr_auc_tolerance: float = Field(default=0.01, ge=0, le=1)     # challenger may trail the champion by this
     protected_fpr_limit: dict[Literal["auto", "review"], float] = {"auto": 0.01, "review": 0.10}
     min_group_size: int = Field(default=30, ge=1)  # protected groups smaller than this are reported, not gated
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     positive_label: str = "ai_managed"
     negative_label: str = "human"
     seed: int = 20261001
@@ -132,14 +130,6 @@ class ModelConfig(_Strict):
         if self.precision_targets.auto < self.precision_targets.review:
             raise ValueError("precision_targets.auto must be >= precision_targets.review")
         return self
-
-
-class MissingColumnsError(ValueError):
-    """An input frame lacks columns the model needs; the message lists them."""
-
-
-class TrainingDataError(ValueError):
-    """The labelled data cannot train a model (one class only, several rows per account)."""
 
 
 def _require(df_columns: Sequence[str], needed: Sequence[str], what: str) -> None:
@@ -604,7 +594,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
     fit, val, hold = role == "fit", role == "validation", role == "holdout"
     lineage_tags = {f"lineage.{k}": str(v) for k, v in (lineage or {}).items()}
     timings: dict[str, float] = {}
-    from models import plots
+    from genuine.models import plots
 
     with threadpool_limits(limits=cfg.threads), mlflow.start_run(run_name="account-model") as run:
         mlflow.set_tags({**lineage_tags, "genuine.kind": "account_model"})

@@ -23,10 +23,10 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from models.account_model import (
+from genuine.core.errors import MissingColumnsError
+from genuine.models.account_model import (
     HOLDOUT_ARTIFACT,
     GatesConfig,
-    MissingColumnsError,
     Thresholds,
     _finite,
     _require,

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from models.account_model import Thresholds
-from models.scoring import NoChampionError
+from genuine.core.errors import NoChampionError
+from genuine.models.account_model import Thresholds
 
 SECTIONS = ("overall", "held_out_strategy", "strategy", "protected")
 """overall: the random holdout. held_out_strategy: leave-one-strategy-out (the recipe retrained without

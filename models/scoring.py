@@ -45,7 +45,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from models.account_model import REFERENCE_FILE, MissingColumnsError, Thresholds, _require
+from genuine.core.errors import MissingColumnsError, NoChampionError
+from genuine.models.account_model import REFERENCE_FILE, Thresholds, _require
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,6 @@ class ChampionModel:
     model_uri: str                      # models:/<name>/<version>: pinned, the alias may move meanwhile
     thresholds: Thresholds
     reference: dict[str, Any] = field(repr=False)
-
-
-class NoChampionError(LookupError):
-    """No model version holds the alias scoring needs (nothing trained, or no version passed the gates)."""
 
 
 def load_champion(client: MlflowClient, name: str, alias: str = "champion") -> ChampionModel:

@@ -26,7 +26,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -34,12 +34,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from models.text_features import STYLE_NAMES, StyleFeatures, Truncate, marked, word_ngrams
+from genuine.core.config import Strict
+from genuine.core.errors import CorpusError
+from genuine.models.text_features import STYLE_NAMES, StyleFeatures, Truncate, marked, word_ngrams
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from genuine.config import Config
+    from genuine.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,8 @@ TEXT_COL = "text"
 OUTPUT_COL = "p_ai"
 
 
-class TextDetectorConfig(BaseModel):
+class TextDetectorConfig(Strict):
     """Hyper-parameters of the detector (conf: `text_detector:`); defaults are the CV-chosen design."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_chars: int = Field(2000, ge=1, description="texts are cut to this many characters: bounds cost per post")
     char_ngram_max: int = Field(4, ge=1, le=6, description="character n-grams 1..N over the marked text")
@@ -71,10 +71,6 @@ class TextDetectorConfig(BaseModel):
     corpus: list[str] = Field(default_factory=list, description=(
         "default corpus files or glob patterns (relative to the working directory) when a command is given "
         "no --corpus; files that are absent are skipped with a warning"))
-
-
-class CorpusError(ValueError):
-    """A corpus file cannot be used; the message names file:line."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 @pytest.fixture(scope="session")
 def cfg_factory(tmp_path_factory: pytest.TempPathFactory):
     """Build a test config whose lake and MLflow store live in a fresh temp folder."""
-    from genuine.config import load_config
+    from genuine.core.config import load_config
 
     def make(*overrides: str, root: Path | None = None):
         root = root or tmp_path_factory.mktemp("lake")
@@ -32,7 +32,7 @@ def cfg(cfg_factory):
 
 @pytest.fixture(scope="session")
 def spark(cfg, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from genuine.session import get_spark
+    from genuine.core.session import get_spark
 
     session = get_spark(cfg)
     session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("checkpoints")))

@@ -46,8 +46,8 @@ def _naive(t: datetime) -> datetime:
 
 def train_champion(cfg) -> str:
     """Train and promote one account model in cfg's MLflow store; returns the champion version."""
-    from models.account_model import ModelConfig, configure_mlflow, train_account_model
-    from models.promotion import promote
+    from genuine.models.account_model import ModelConfig, configure_mlflow, train_account_model
+    from genuine.models.promotion import promote
 
     synth = make_synthetic()
     mcfg = cfg.section("model", ModelConfig)
@@ -166,8 +166,8 @@ def coordination_oracle(interactions: pd.DataFrame, window_s: int, min_co: int) 
 
 def build_inputs(spark, cfg, run_score: bool = True) -> Inputs:
     """Write raw tables and a feature snapshot into cfg's lake (and score it with the champion)."""
-    from genuine.lake import Lake
-    from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
+    from genuine.core.lake import Lake
+    from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
 
     lake = Lake(spark, cfg)
     synth = make_synthetic(n=N_ACCOUNTS, seed=SEED)
@@ -204,7 +204,7 @@ def build_inputs(spark, cfg, run_score: bool = True) -> Inputs:
     lake.append("raw_interactions", spark.createDataFrame(
         late[RAW_INTERACTIONS.fieldNames()].astype(object).where(late.notna(), None), RAW_INTERACTIONS))
     if run_score:
-        from jobs import score
+        from genuine.jobs import score
 
         score.run(cfg, spark=spark)
     return Inputs(accounts, posts, interactions, late, feats, truth, roles, versions, fv)
@@ -219,8 +219,8 @@ def split_scoring_run(spark, cfg, source_run: str, parts: dict[str, list[str]], 
     real rows in the real scores table, for tests that need several scoring runs of one snapshot."""
     from pyspark.sql import functions as F
 
-    from genuine.lake import Lake
-    from models.scoring import SCORES
+    from genuine.core.lake import Lake
+    from genuine.models.scoring import SCORES
 
     lake = Lake(spark, cfg)
     src = lake.read("scores").where(F.col("scoring_run_id") == source_run)

@@ -58,7 +58,7 @@ def lake_copy(scored, lake_cfg, tmp_path_factory):
 @pytest.fixture(scope="session")
 def pipeline(spark, lake_copy):
     """The scored lake enforced once by jobs.enforce: (cfg, inputs, EnforceRun)."""
-    from jobs import enforce
+    from genuine.jobs import enforce
 
     cfg, inputs = lake_copy()
     first = enforce.run(cfg, spark=spark)

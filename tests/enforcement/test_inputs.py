@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 import pytest
 
+from genuine.core.errors import NoScoringRun
 from genuine.enforcement.audit import compare_scores
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.inputs import (
-    NoScoringRun,
     breaker_history,
     latest_scoring_run,
     reach_from_features,

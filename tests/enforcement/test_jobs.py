@@ -32,7 +32,7 @@ CONFIRM = ["label_suspected_ai", "limit_reach", "suspend"]
 
 def cli(cfg, *args: str):
     """Run `genuine ARGS` against cfg's lake and MLflow store (same settings the fixture used)."""
-    from genuine.cli import app
+    from genuine.cli.app import app
 
     sets = [f"lake.root={cfg.lake.root}", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}",
             f"lake.engine={cfg.lake.engine}", f"privacy.key_file={cfg.privacy.key_file}",
@@ -50,7 +50,7 @@ def versions(cfg, tables=ENFORCEMENT_TABLES) -> dict[str, int | None]:
 def auto_threshold(cfg, version: str) -> float:
     from mlflow.tracking import MlflowClient
 
-    from models.account_model import Thresholds
+    from genuine.models.account_model import Thresholds
 
     mv = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri).get_model_version(cfg.mlflow.account_model, version)
     return Thresholds.from_tags(mv.tags).auto
@@ -145,7 +145,7 @@ def test_statements_and_ledger_of_the_run(pipeline, oracle):
 
 
 def test_rerun_for_the_same_scoring_run_changes_nothing(pipeline, spark):
-    from jobs import enforce
+    from genuine.jobs import enforce
 
     cfg, _, first = pipeline
     before = versions(cfg)
@@ -167,9 +167,9 @@ def _pick(oracle: pd.DataFrame, outcome: str, n: int, route: str | None = None) 
 
 
 def test_review_then_appeal_imports_end_to_end(pipeline, oracle, tmp_path):
-    from genuine.lake import Lake
-    from genuine.session import get_spark
-    from models.account_model import latest_labels
+    from genuine.core.lake import Lake
+    from genuine.core.session import get_spark
+    from genuine.models.account_model import latest_labels
 
     cfg, inputs, first = pipeline
     p1, p2 = _pick(oracle, "review", 2, "review_band")
@@ -271,7 +271,7 @@ def test_export_statements_cli_writes_validated_json_lines(pipeline, tmp_path):
 def test_audit_explain_reads_feature_values_at_the_recorded_version(pipeline, oracle, champion, spark):
     from pyspark.sql import functions as F
 
-    from genuine.lake import Lake
+    from genuine.core.lake import Lake
 
     cfg, inputs, first = pipeline
     acc = _pick(oracle, "auto_action", 3)[-1]
@@ -309,8 +309,8 @@ def test_audit_explain_reads_feature_values_at_the_recorded_version(pipeline, or
 def test_audit_replay_exit_status_untouched_then_tampered(pipeline, spark):
     from pyspark.sql import functions as F
 
-    from genuine.lake import Lake
-    from models.scoring import SCORES
+    from genuine.core.lake import Lake
+    from genuine.models.scoring import SCORES
 
     cfg, _, first = pipeline
     sid = first.scoring_run_id

@@ -32,8 +32,8 @@ def _sets(cfg) -> list[str]:
 def test_killed_enforce_leaves_complete_versions_and_retry_completes_once(spark, lake_copy, tmp_path):
     from deltalake import DeltaTable
 
-    from genuine.lake import Lake
-    from jobs import enforce
+    from genuine.core.lake import Lake
+    from genuine.jobs import enforce
 
     cfg, inputs = lake_copy()
     scores = read_table(cfg, "scores")
@@ -47,7 +47,7 @@ def test_killed_enforce_leaves_complete_versions_and_retry_completes_once(spark,
     env = {**os.environ, enforce.PAUSE_ENV: "900", "PYSPARK_PYTHON": sys.executable,
            "PYSPARK_DRIVER_PYTHON": sys.executable}
     with out.open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "jobs.enforce", "--env", "test", *_sets(cfg),
+        proc = subprocess.Popen([sys.executable, "-m", "genuine.jobs.enforce", "--env", "test", *_sets(cfg),
                                  "--run-id", run_id], cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)     # its own process group: the JVM child dies with it
         try:

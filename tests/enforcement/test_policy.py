@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from genuine.config import ConfigError
+from genuine.core.errors import ConfigError
 from genuine.enforcement.config import EnforcementConfig, enforcement_config
 from genuine.enforcement.ids import stable_id_py
 from genuine.enforcement.policy import action_log_from_policy, breaker_check, decide, status_from_policy

@@ -25,8 +25,8 @@ def _latest_run(cfg) -> str:
 
 
 def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake_cfg, monkeypatch, caplog):
-    from genuine.lake.deltars import DeltaRsEngine
-    from jobs import enforce
+    from genuine.core.lake.deltars import DeltaRsEngine
+    from genuine.jobs import enforce
 
     cfg, inputs = lake_copy()
     src = _latest_run(cfg)
@@ -54,7 +54,7 @@ def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake
         return out
 
     monkeypatch.setattr(DeltaRsEngine, "_write_files", write_files_then_meet)
-    caplog.set_level(logging.WARNING, logger="genuine.lake.deltars")
+    caplog.set_level(logging.WARNING, logger="genuine.core.lake.deltars")
     results: dict[str, object] = {}
 
     def go(sid: str) -> None:
@@ -110,8 +110,8 @@ def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake
     assert all(r == surge.breaker["reason"] for r in got.hold_reason[got.held_by_breaker])
     assert len(read_table(cfg, "action_log")) == len(log)          # nothing acted on
     # A held run is left out of the next run's history (it would teach the breaker to accept the surge).
+    from genuine.core.lake import Lake
     from genuine.enforcement.inputs import breaker_history
-    from genuine.lake import Lake
 
     lake = Lake(spark, cfg)
     hist = breaker_history(lake.read("action_log"), lake.read("review_queue"), exclude_scoring_run="next",

@@ -21,7 +21,7 @@ from genuine.enforcement.statements import DECISION_ACCOUNTS, DECISION_VISIBILIT
 
 
 def test_score_input_is_the_scorers_schema():
-    scoring = pytest.importorskip("models.scoring")
+    scoring = pytest.importorskip("genuine.models.scoring")
     theirs = {f.name: f.dataType for f in scoring.SCORES.fields}
     for f in SCORE_INPUT.fields:
         assert theirs.get(f.name) == f.dataType, f.name

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
+from genuine.core.errors import StatementExportError
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.schemas import ACTION_LOG
 from genuine.enforcement.statements import (
-    StatementExportError,
     export_statements,
     statement_for,
     statements_frame,

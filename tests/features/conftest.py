@@ -24,8 +24,8 @@ class TinyLake:
 
 @pytest.fixture(scope="session")
 def tiny_lake(spark, cfg_factory, tmp_path_factory) -> TinyLake:
-    from genuine.simulator import simulate
-    from jobs import ingest
+    from genuine.devtools.simulator import simulate
+    from genuine.jobs import ingest
 
     root = tmp_path_factory.mktemp("tiny_lake")
     overrides = [f"lake.root={root}", f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",

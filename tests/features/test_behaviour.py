@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.behaviour import (
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
+from genuine.features.behaviour import (
     BEHAVIOUR_SCHEMA,
     FEATURES,
     MIX_KINDS,
@@ -18,7 +19,6 @@ from features.behaviour import (
     behaviour_features,
     epoch_micros,
 )
-from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
 
 AS_OF = datetime(2026, 10, 20, 0, 0, 0, tzinfo=UTC)
 T0 = datetime(2026, 10, 5, 0, 0, 0, tzinfo=UTC)  # a Monday

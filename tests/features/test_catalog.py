@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from features.catalog import ALL_FEATURES, DOCS_PATH, FEATURE_NAMES, FEATURE_TABLE, render_docs
-from features.registry import FAMILIES
+from pathlib import Path
+
+from genuine.features.catalog import ALL_FEATURES, DOCS_PATH, FEATURE_NAMES, FEATURE_TABLE, render_docs
+from genuine.features.registry import FAMILIES
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_committed_docs_equal_render_docs():
-    assert DOCS_PATH.exists(), "docs/features.md missing: run `genuine features --docs` (or `make docs`)"
-    assert DOCS_PATH.read_text(encoding="utf-8") == render_docs(), \
+    docs = REPO / DOCS_PATH
+    assert docs.exists(), "docs/features.md missing: run `genuine features --docs` (or `make docs`)"
+    assert docs.read_text(encoding="utf-8") == render_docs(), \
         "docs/features.md is stale: run `genuine features --docs` (or `make docs`) and commit it"
 
 

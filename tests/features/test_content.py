@@ -20,13 +20,13 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
 
-from features import text_stats as ts
-from features.content import (
+from genuine.core.errors import ContentInputError
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
+from genuine.features.content import (
     CONTENT_SCHEMA,
     FEATURES,
     POST_SCORES_SCHEMA,
     ContentConfig,
-    ContentInputError,
     content_features,
     minhash_bands,
     minhash_signatures,
@@ -36,7 +36,7 @@ from features.content import (
     post_texts,
     shingle_sets,
 )
-from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
+from genuine.lib import text_stats as ts
 
 CAFE_ZH = "今天去了新开的咖啡店，拿铁的味道非常好，环境也很安静，适合周末一个人看书。☕️😊"
 CAFE_EN = "Loved the new coffee shop downtown! The latte was great, and the place is quiet enough to read."

@@ -10,9 +10,9 @@ import pytest
 from deltalake import DeltaTable
 from typer.testing import CliRunner
 
-from features.catalog import FEATURE_NAMES
-from genuine.cli import app
-from genuine.schemas import RAW_TABLE
+from genuine.cli.app import app
+from genuine.core.schemas import RAW_TABLE
+from genuine.features.catalog import FEATURE_NAMES
 from tests.oracles import read_delta_rs
 
 runner = CliRunner()

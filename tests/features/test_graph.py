@@ -13,7 +13,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from features import graph as G
+from genuine.lib import graph as G
 
 
 def _relabel(g: nx.Graph, prefix: str, seed: int) -> nx.Graph:

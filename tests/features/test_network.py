@@ -10,10 +10,10 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from features import network as N
-from features.registry import FAMILIES
-from genuine.config import ConfigError
-from genuine.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_SESSIONS
+from genuine.core.errors import ConfigError
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_SESSIONS
+from genuine.features import network as N
+from genuine.features.registry import FAMILIES
 
 T0 = datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)
 WINDOW = 60

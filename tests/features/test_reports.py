@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.reports import (
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS, RAW_REPORTS
+from genuine.features.reports import (
     FEATURES,
     RELIABILITY_SCHEMA,
     REPORTS_SCHEMA,
@@ -16,7 +17,6 @@ from features.reports import (
     report_features,
     reporter_reliability,
 )
-from genuine.schemas import RAW_ACCOUNTS, RAW_LABELS, RAW_REPORTS
 
 AS_OF = datetime(2026, 10, 20, tzinfo=UTC)
 BEFORE = AS_OF - timedelta(days=3)

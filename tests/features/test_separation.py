@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.registry import Feature
-from features.separation import SeparationConfig, separation_aucs, write_report
+from genuine.features.registry import Feature
+from genuine.features.separation import SeparationConfig, separation_aucs, write_report
 
 GROUPS = {  # strategy -> population
     "ordinary": "human",

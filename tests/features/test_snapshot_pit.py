@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, QueryBuilder
 
-from features.catalog import FEATURE_TABLE
-from features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, build_snapshot, end_of_day
-from genuine.schemas import RAW_SCHEMAS, RAW_TABLE
+from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
+from genuine.features.catalog import FEATURE_TABLE
+from genuine.features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, build_snapshot, end_of_day
 from tests.oracles import _plain
 
 TS = {"accounts": "created_at", "posts": "created_at", "interactions": "created_at", "sessions": "started_at",

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from genuine.core.lake import Lake
+from genuine.core.ledger import RunLedger
 from genuine.ingest import ingest
 from genuine.ingest.contract import REASONS
-from genuine.lake import Lake
-from genuine.ledger import RunLedger
 from tests.oracles import read_delta_rs
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

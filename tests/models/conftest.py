@@ -14,8 +14,8 @@ def synthetic() -> Synthetic:
 @pytest.fixture(scope="session")
 def trained(cfg_factory, synthetic):
     """One registered, promoted model shared by the scoring tests (training costs a few seconds)."""
-    from models.account_model import ModelConfig, configure_mlflow, train_account_model
-    from models.promotion import promote
+    from genuine.models.account_model import ModelConfig, configure_mlflow, train_account_model
+    from genuine.models.promotion import promote
 
     cfg = cfg_factory(*FAST)
     mcfg = cfg.section("model", ModelConfig)

@@ -48,16 +48,16 @@ class Pipeline:
 
 def write_inputs(spark, cfg, truth_dir: Path, n: int = N_ACCOUNTS) -> tuple[Path, int]:
     """Features, labels and accounts into cfg's lake; truth parquet into truth_dir."""
-    from features.catalog import FEATURE_TABLE
-    from genuine.lake import Lake
-    from genuine.schemas import RAW_ACCOUNTS, RAW_LABELS
-    from models.synthetic import (
+    from genuine.core.lake import Lake
+    from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS
+    from genuine.devtools.synthetic import (
         synthetic_accounts,
         synthetic_features,
         synthetic_labels,
         synthetic_raw_accounts,
         synthetic_truth,
     )
+    from genuine.features.catalog import FEATURE_TABLE
 
     lake = Lake(spark, cfg)
     acc = synthetic_accounts(spark, n, seed=SEED, shares=SHARES, partitions=2).cache()
@@ -72,7 +72,7 @@ def write_inputs(spark, cfg, truth_dir: Path, n: int = N_ACCOUNTS) -> tuple[Path
 
 
 def build_pipeline(spark, cfg, truth_dir: Path) -> Pipeline:
-    from jobs import score, train
+    from genuine.jobs import score, train
 
     truth_path, fv = write_inputs(spark, cfg, truth_dir)
     trained = train.run(cfg, truth_path, spark=spark)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.registry import Feature, count, ratio
+from genuine.features.registry import Feature, count, ratio
 
 FEATURES: list[Feature] = [
     ratio("gap_cv", "behaviour", "coefficient of variation of gaps between posts", unit="ratio",

@@ -15,7 +15,7 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 from sklearn.metrics import average_precision_score
 
-from models.account_model import (
+from genuine.models.account_model import (
     GatesConfig,
     ModelConfig,
     choose_threshold,
@@ -24,7 +24,7 @@ from models.account_model import (
     point_in_time_join,
     train_account_model,
 )
-from models.promotion import alias_version, check_gates, evaluate_version, load_holdout, promote
+from genuine.models.promotion import alias_version, check_gates, evaluate_version, load_holdout, promote
 
 T = dt.datetime
 
@@ -266,7 +266,8 @@ def test_gates_block_protected_fpr_and_pr_auc_loss():
 
 
 def test_model_config_rejects_unknown_keys_and_disordered_targets():
-    from genuine.config import ConfigError, load_config
+    from genuine.core.config import load_config
+    from genuine.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="model.hgb.depth"):
         load_config("test", ["model.hgb.depth=3"]).section("model", ModelConfig)

@@ -9,9 +9,9 @@ from deltalake import DeltaTable
 from lake_synth import JOB_FAST, N_ACCOUNTS
 from typer.testing import CliRunner
 
-from genuine.cli import app
-from models.account_model import configure_mlflow
-from models.promotion import alias_version
+from genuine.cli.app import app
+from genuine.models.account_model import configure_mlflow
+from genuine.models.promotion import alias_version
 from tests.oracles import read_delta_rs
 
 runner = CliRunner()

@@ -15,11 +15,10 @@ import pytest
 from lake_synth import AI_STRATEGIES, N_ACCOUNTS, SNAPSHOT, write_inputs
 from test_scoring import _oracle_reasons
 
-from features.catalog import BY_NAME, FEATURE_NAMES
-from genuine.lake import TableNotFound
-from models.account_model import ModelConfig, Thresholds, configure_mlflow
-from models.promotion import alias_version, check_gates
-from models.scoring import NoChampionError
+from genuine.core.errors import NoChampionError, TableNotFound
+from genuine.features.catalog import BY_NAME, FEATURE_NAMES
+from genuine.models.account_model import ModelConfig, Thresholds, configure_mlflow
+from genuine.models.promotion import alias_version, check_gates
 from tests.oracles import read_delta_rs
 
 AS_OF = pd.Timestamp(dt.datetime.combine(SNAPSHOT, dt.time(23, 59, 59)))
@@ -188,8 +187,8 @@ def test_repeated_scoring_run_adds_nothing(pipeline):
 
 # --- missing inputs -----------------------------------------------------------------------------------
 def test_jobs_say_what_is_missing(spark, cfg_factory, tmp_path):
-    from jobs import score, train
-    from jobs.score import SnapshotNotFound
+    from genuine.core.errors import SnapshotNotFound
+    from genuine.jobs import score, train
 
     cfg = cfg_factory()
     with pytest.raises(TableNotFound, match="genuine features"):

@@ -11,11 +11,11 @@ import pytest
 from lake_synth import AI_STRATEGIES
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from features.catalog import FEATURE_NAMES
-from models.account_model import configure_mlflow
-from models.promotion import load_holdout
-from models.report import COLUMNS, champion_summary, summary_from_metrics
-from models.scoring import NoChampionError
+from genuine.core.errors import NoChampionError
+from genuine.features.catalog import FEATURE_NAMES
+from genuine.models.account_model import configure_mlflow
+from genuine.models.promotion import load_holdout
+from genuine.models.report import COLUMNS, champion_summary, summary_from_metrics
 
 NAN = math.nan
 

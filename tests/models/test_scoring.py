@@ -13,9 +13,9 @@ import pytest
 from model_synth import NAMES
 from pyspark.sql.types import DoubleType, LongType
 
-from models.account_model import Thresholds, configure_mlflow
-from models.promotion import alias_version
-from models.scoring import SCORES, load_champion, score_with_champion, with_reasons
+from genuine.models.account_model import Thresholds, configure_mlflow
+from genuine.models.promotion import alias_version
+from genuine.models.scoring import SCORES, load_champion, score_with_champion, with_reasons
 
 SCORED_AT = dt.datetime(2026, 11, 1, 3, 0, tzinfo=dt.UTC)
 FEATURE_SCHEMA = ("account_id string, snapshot_date date, as_of timestamp, gap_cv double, share_second_zero double, "

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.text_detector import (
-    CorpusError,
+from genuine.core.errors import CorpusError
+from genuine.models.text_detector import (
     TextDetectorConfig,
     bench_text_detector,
     read_corpus,

@@ -10,8 +10,8 @@ import pytest
 from test_text_detector import _synthetic_rows, _write
 from typer.testing import CliRunner
 
-from genuine.cli import app
-from models.text_detector import TextDetectorConfig, resolve_corpus, text_detector_config
+from genuine.cli.app import app
+from genuine.models.text_detector import TextDetectorConfig, resolve_corpus, text_detector_config
 
 FAST = ["--set", "text_detector.char_ngram_max=3", "--set", "text_detector.inner_folds=2",
         "--set", "text_detector.max_iter=500"]
@@ -34,7 +34,7 @@ def test_config_section_is_validated_and_reaches_the_detector(cfg_factory):
     assert text_detector_config(cfg_factory()) == TextDetectorConfig()   # base.yml repeats the defaults
     tuned = text_detector_config(cfg_factory("text_detector.char_ngram_max=3", "text_detector.corpus=[a.jsonl]"))
     assert (tuned.char_ngram_max, tuned.corpus) == (3, ["a.jsonl"])
-    from genuine.config import ConfigError
+    from genuine.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="text_detector.char_ngram_maxx"):
         text_detector_config(cfg_factory("text_detector.char_ngram_maxx=3"))

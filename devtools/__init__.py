@@ -1,0 +1,1 @@
+"""Development tools, never on the production path: simulator, synthetic data, benchmarks, the demo."""

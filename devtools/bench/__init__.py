@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print figures (time, CPU seconds, memory, throughput), never tests."""

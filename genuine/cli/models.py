@@ -1,0 +1,154 @@
+"""`genuine train`, `genuine promote`, `genuine score` and `genuine bench score`: the account model.
+
+Thin commands over jobs/train.py and jobs/score.py. A missing input (no feature table, no labels, no
+champion, an unknown snapshot or version) ends the command with exit status 1 and one line that says
+what to run first; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
+
+_EXIT_INPUT = 1
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from genuine.core.errors import (
+        NoChampionError,
+        SnapshotNotFound,
+        TableNotFound,
+        TrainingDataError,
+        VersionNotFound,
+    )
+
+    return (TableNotFound, NoChampionError, SnapshotNotFound, VersionNotFound, TrainingDataError, FileNotFoundError)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(_EXIT_INPUT)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "-" if math.isnan(v) else f"{v:,.0f}" if v.is_integer() and abs(v) >= 2 else f"{v:.3f}"
+    return str(v)
+
+
+def summary_table(summary: Any, title: str | None = None) -> Table:
+    """Rich table of `models.report.champion_summary` (shared with the demo)."""
+    attrs = summary.attrs
+    th = attrs.get("thresholds", {})
+    t = Table(title=title or (f"{attrs.get('model_name')} v{attrs.get('model_version')} "
+                              f"(auto >= {th.get('auto', math.nan):.4f}, review >= {th.get('review', math.nan):.4f})"))
+    for col in summary.columns:
+        t.add_column(col.replace("_", " "), justify="left" if col in ("section", "name") else "right")
+    for row in summary.itertuples(index=False):
+        t.add_row(*[_fmt(v) for v in row])
+    return t
+
+
+def _print_decision(decision: Any) -> None:
+    verdict = "[green]promoted[/green]" if decision.promoted else "[yellow]not promoted[/yellow]"
+    console.print(f"promotion of v{decision.challenger_version}: {verdict} "
+                  f"(champion {decision.champion_before} -> {decision.champion_after})")
+    for line in decision.reasons:
+        console.print(f"  {escape(line)}", soft_wrap=True)
+
+
+def train(truth: Annotated[Path | None, typer.Option(help="simulator ground truth (_truth/accounts.parquet) "
+                                                     "for per-strategy and held-out-strategy figures")] = None,
+          env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
+    """Train the account model on the labels and feature snapshots, register it, run the promotion gates."""
+    from genuine.jobs.train import run
+    from genuine.models.account_model import configure_mlflow
+    from genuine.models.report import champion_summary
+
+    cfg = load_cfg(env, set_)
+    try:
+        out = run(cfg, truth, run_id)
+    except _expected_errors() as exc:
+        raise _fail(exc) from None
+    r = out.train
+    th = r.thresholds.as_dict()
+    console.print(f"registered [bold]{r.model_name}[/bold] version {r.model_version} ({r.chosen}); "
+                  f"thresholds auto >= {th['auto']:.4f}, review >= {th['review']:.4f}; "
+                  f"holdout PR-AUC {r.metrics.get('holdout.pr_auc', math.nan):.4f}", soft_wrap=True)
+    _print_decision(out.decision)
+    if out.decision.champion_after is not None:
+        console.print(summary_table(champion_summary(configure_mlflow(cfg.mlflow), r.model_name)))
+    console.print(f"MLflow run {r.run_id} ({cfg.mlflow.tracking_uri}); job run {out.run_id}")
+
+
+def promote(version: Annotated[str, typer.Argument(help="registered version of the account model")],
+            force: Annotated[bool, typer.Option(help="move champion even if a gate fails (recorded)")] = False,
+            env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Run the promotion gates for VERSION against the current champion; exit 1 when not promoted."""
+    from genuine.jobs.train import promote_version
+
+    cfg = load_cfg(env, set_)
+    try:
+        decision = promote_version(cfg, version, force)
+    except _expected_errors() as exc:
+        raise _fail(exc) from None
+    _print_decision(decision)
+    if not decision.promoted and decision.champion_after != decision.challenger_version:
+        raise typer.Exit(1)
+
+
+def score(snapshot: Annotated[str | None, typer.Option(help="snapshot date YYYY-MM-DD, default: the latest")] = None,
+          env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
+    """Score every account of a feature snapshot with the champion (a repeated scoring run writes nothing)."""
+    from genuine.jobs.score import run
+
+    cfg = load_cfg(env, set_)
+    try:
+        snap = date.fromisoformat(snapshot) if snapshot else None
+    except ValueError:
+        console.print(f"[red]error:[/red] --snapshot expects YYYY-MM-DD, got {escape(repr(snapshot))}")
+        raise typer.Exit(2) from None
+    try:
+        out = run(cfg, snap, run_id)
+    except _expected_errors() as exc:
+        raise _fail(exc) from None
+    what = (f"{out.rows:,} accounts scored -> {out.table} version {out.version}" if out.version is not None
+            else f"already scored ({out.skipped}): nothing written to {out.table}")
+    console.print(escape(f"snapshot {out.snapshot_date}, features v{out.feature_table_version}, "
+                         f"{out.model_name} v{out.model_version}: {what}"), soft_wrap=True)
+    console.print(f"scoring key {out.scoring_key}; job run {out.run_id}", soft_wrap=True)
+
+
+def bench_score(accounts: Annotated[int, typer.Option(help="accounts in the synthetic snapshot")] = 1_000_000,
+                train_accounts: Annotated[int, typer.Option(help="accounts offered for labels (half labelled)")] = 20_000,
+                partitions: Annotated[int | None, typer.Option(help="partitions of the snapshot (default: ~100k rows each)")] = None,
+                keep: Annotated[Path | None, typer.Option(help="keep the temp lake here instead of deleting it")] = None,
+                env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Time scoring of N synthetic accounts with a freshly trained champion; prints accounts/s (per core) and
+    peak memory. Runs in a temporary lake and MLflow store; run it in a fresh process."""
+    from genuine.devtools.bench.score import bench_score as bench
+
+    cfg = load_cfg(env, set_)
+    fig = bench(cfg, accounts, train_accounts=train_accounts, partitions=partitions, keep=keep)
+    t = Table(title=f"score: {accounts:,} accounts, {fig['cores']} cores")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in fig.items():
+        t.add_row(k, f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v))
+    console.print(t)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add this module's commands to the CLI."""
+    app.command("train")(train)
+    app.command("promote")(promote)
+    app.command("score")(score)
+    bench_app.command("score")(bench_score)

@@ -1,0 +1,110 @@
+"""Every error genuine raises on purpose, in one module, grouped by the layer that raises it.
+
+One class per failure kind, so callers (the CLI, a scheduler, tests) catch what they can explain and let
+a bug keep its traceback. Builtin bases (ValueError, LookupError, RuntimeError) say the kind of fault.
+"""
+
+from __future__ import annotations
+
+# --- core --------------------------------------------------------------------------------------------
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the offending key."""
+
+
+class JavaMissingError(RuntimeError):
+    """Spark needs a Java runtime (17+) and none was found."""
+
+
+class MissingKeyError(RuntimeError):
+    """No HMAC key is configured where one is required (cluster mode)."""
+
+
+class LakeError(RuntimeError):
+    """A table operation could not be carried out."""
+
+
+class TableNotFound(LakeError):
+    """The named table does not exist (yet): run the job that writes it first."""
+
+
+class DuplicateMergeKeys(LakeError):
+    """The merge source holds the same key more than once: an upsert would be ambiguous."""
+
+
+class PredicateViolation(LakeError):
+    """Rows written with an overwrite predicate do not all satisfy that predicate."""
+
+
+# --- shared libraries --------------------------------------------------------------------------------
+
+class ConvergenceError(RuntimeError):
+    """An iterative algorithm did not converge within its iteration limit."""
+
+
+class GraphFramesUnavailableError(RuntimeError):
+    """graphframes was requested explicitly but its JVM classes are not on the classpath."""
+
+
+# --- stages: ingest, features, models, enforcement ---------------------------------------------------
+
+class ExportError(ValueError):
+    """The export folder itself breaks the contract (not a record: the whole layout)."""
+
+
+class MissingColumnsError(ValueError):
+    """An input frame lacks columns this transform needs (named in the message)."""
+
+
+class ContentInputError(ValueError):
+    """An input DataFrame lacks a column content_features needs."""
+
+
+class TrainingDataError(ValueError):
+    """The labelled data cannot train a model (one class only, several rows per account)."""
+
+
+class NoChampionError(LookupError):
+    """No model version holds the alias scoring needs (nothing trained, or no version passed the gates)."""
+
+
+class CorpusError(ValueError):
+    """A corpus file cannot be used; the message names file:line."""
+
+
+class NoScoringRun(LookupError):
+    """The scores table holds no (such) scoring run."""
+
+
+class StatementExportError(RuntimeError):
+    """At least one statement breaks the schema's rules; nothing was exported. `.errors`: puid -> messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        lines = [f"{puid}: {'; '.join(msgs)}" for puid, msgs in list(errors.items())[:20]]
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} invalid statement(s), nothing exported{more}:\n" + "\n".join(lines))
+
+
+# --- jobs --------------------------------------------------------------------------------------------
+
+class NoEventsError(ValueError):
+    """The raw tables hold no post or interaction, so there is no default snapshot date."""
+
+
+class TruthError(ValueError):
+    """The ground-truth file for the separation report is missing or lacks a column."""
+
+
+class SnapshotNotFound(LookupError):
+    """The requested snapshot date is not in the feature table."""
+
+
+class VersionNotFound(LookupError):
+    """The registry has no such version of the account model."""
+
+
+# --- development tools -------------------------------------------------------------------------------
+
+class TrustedLoadError(ExportError):
+    """The export or the lake is not what a trusted load may touch."""

@@ -1,0 +1,94 @@
+"""Named Delta tables under `lake.root`, behind one small interface with two engines.
+
+`Lake` resolves logical table names from config and picks the engine: the JVM connector (delta-spark)
+where its classes load, delta-rs otherwise (this machine, CI, a laptop offline). Callers never see which.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from genuine.core.config import Config
+from genuine.core.errors import LakeError
+from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
+from genuine.core.lake.deltars import DeltaRsEngine
+from genuine.core.session import delta_jvm_available
+
+__all__ = ["Lake", "WriteResult",
+           "Txn", "make_engine"]
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(spark: SparkSession, choice: str) -> Engine:
+    """`auto` takes delta-spark when its JVM classes load, else delta-rs; an explicit choice is obeyed."""
+    if choice == "delta-spark" or (choice == "auto" and delta_jvm_available(spark)):
+        from genuine.core.lake.sparkdelta import SparkDeltaEngine
+
+        if not delta_jvm_available(spark):
+            raise LakeError("lake.engine=delta-spark but the delta-spark JVM classes are not on the classpath")
+        return SparkDeltaEngine(spark)
+    return DeltaRsEngine(spark)
+
+
+class Lake:
+    def __init__(self, spark: SparkSession, cfg: Config, engine: Engine | None = None) -> None:
+        self.spark = spark
+        self.cfg = cfg
+        self.engine = engine or make_engine(spark, cfg.lake.engine)
+        log.debug("lake at %s with engine %s", cfg.lake.root, self.engine.name)
+
+    def uri(self, table: str) -> str:
+        return self.cfg.table(table)
+
+    def exists(self, table: str) -> bool:
+        return self.engine.exists(self.uri(table))
+
+    def version(self, table: str) -> int | None:
+        return self.engine.version(self.uri(table))
+
+    def create(self, table: str, schema: StructType) -> None:
+        self.engine.create(self.uri(table), _nullable(schema))
+
+    def read(self, table: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
+        return self.engine.read(self.uri(table), version=version, timestamp=timestamp)
+
+    def read_or_empty(self, table: str, schema: StructType) -> DataFrame:
+        """The table if it exists, else an empty frame of its declared schema (first run of a pipeline)."""
+        return self.read(table) if self.exists(table) else self.spark.createDataFrame([], schema)
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        return self.engine.history(self.uri(table))
+
+    def already_committed(self, table: str, txn: Txn) -> bool:
+        return self.engine.already_committed(self.uri(table), txn)
+
+    def _ensure(self, table: str, df: DataFrame, schema: StructType | None) -> str:
+        uri = self.uri(table)
+        if not self.engine.exists(uri):
+            self.engine.create(uri, _nullable(schema or df.schema))
+        return uri
+
+    def append(self, table: str, df: DataFrame, schema: StructType | None = None,
+               txn: Txn | None = None) -> WriteResult:
+        return self.engine.append(self._ensure(table, df, schema), df, txn)
+
+    def overwrite(self, table: str, df: DataFrame, predicate: str | None = None,
+                  schema: StructType | None = None, txn: Txn | None = None) -> WriteResult:
+        return self.engine.overwrite(self._ensure(table, df, schema), df, predicate, txn)
+
+    def merge(self, table: str, df: DataFrame, keys: list[str], when_matched: MatchedAction = "update",
+              schema: StructType | None = None, txn: Txn | None = None) -> WriteResult:
+        return self.engine.merge(self._ensure(table, df, schema), df, keys, when_matched, txn)
+
+
+def _nullable(schema: StructType) -> StructType:
+    """Delta makes non-nullable fields NOT NULL, and a later append with a null then fails: avoid it."""
+    from pyspark.sql.types import StructField
+
+    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])

@@ -1,0 +1,37 @@
+"""The engine contract: what every Delta engine behind `Lake` must do, and the errors it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
+
+Txn = tuple[str, str]
+"""(app_id, run_id): a write tagged with it lands at most once (a Delta application transaction)."""
+
+MatchedAction = Literal["update", "ignore"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    version: int | None          # the committed version, None when nothing was committed
+    rows: int                    # rows in the files added by this write
+    skipped: str | None = None   # why no commit happened ("txn already committed", "no rows")
+
+
+class Engine(Protocol):
+    name: str
+
+    def exists(self, uri: str) -> bool: ...
+    def version(self, uri: str) -> int | None: ...
+    def create(self, uri: str, schema: StructType) -> None: ...
+    def read(self, uri: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame: ...
+    def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult: ...
+    def overwrite(self, uri: str, df: DataFrame, predicate: str | None, txn: Txn | None) -> WriteResult: ...
+    def merge(self, uri: str, df: DataFrame, keys: list[str], when_matched: MatchedAction,
+              txn: Txn | None) -> WriteResult: ...
+    def history(self, uri: str) -> list[dict[str, Any]]: ...
+    def already_committed(self, uri: str, txn: Txn) -> bool: ...

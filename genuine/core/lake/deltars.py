@@ -1,0 +1,248 @@
+"""Delta without the JVM connector: Spark writes Parquet files in parallel, delta-rs commits them.
+
+Each logical write is ONE Delta transaction. Row-level operations (predicate overwrite, merge) are
+copy-on-write, as Delta itself does them: the files holding affected rows are rewritten by Spark and
+swapped in by one commit of remove + add actions. Commits are made with no automatic retry against the
+snapshot that was read, so a concurrent writer makes our commit fail and the whole operation is redone
+on the new snapshot: serializable, no lost update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.transaction import AddAction, RemoveAction, Transaction
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StructType
+
+from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
+from genuine.core.lake.base import MatchedAction, Txn, WriteResult
+from genuine.core.schemas import to_arrow
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = "data"
+"""Sub-folder of the table root that holds the part files; never the root itself (that holds _delta_log)."""
+
+
+def txn_id(txn: Txn) -> str:
+    return f"{txn[0]}/{txn[1]}"
+
+
+class DeltaRsEngine:
+    name = "delta-rs"
+
+    def __init__(self, spark: SparkSession, max_attempts: int = 8) -> None:
+        self.spark = spark
+        self.max_attempts = max_attempts
+
+    # --- reading -------------------------------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return DeltaTable.is_deltatable(uri)
+
+    def _table(self, uri: str, version: int | None = None) -> DeltaTable:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}")
+        return DeltaTable(uri, version=version) if version is not None else DeltaTable(uri)
+
+    def version(self, uri: str) -> int | None:
+        return DeltaTable(uri).version() if self.exists(uri) else None
+
+    def spark_schema(self, dt: DeltaTable) -> StructType:
+        import pyarrow as pa
+
+        arrow = pa.schema(dt.schema().to_arrow())
+        return from_arrow_schema(arrow)
+
+    def read(self, uri: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
+        dt = self._table(uri, version)
+        if timestamp is not None:
+            dt.load_as_version(timestamp)
+        return self._read_files(dt.file_uris(), self.spark_schema(dt))
+
+    def _read_files(self, files: list[str], schema: StructType) -> DataFrame:
+        if not files:
+            return self.spark.createDataFrame([], schema)
+        return self.spark.read.schema(schema).parquet(*files)
+
+    def history(self, uri: str) -> list[dict[str, Any]]:
+        return self._table(uri).history()
+
+    def already_committed(self, uri: str, txn: Txn) -> bool:
+        return self.exists(uri) and DeltaTable(uri).transaction_version(txn_id(txn)) is not None
+
+    # --- writing -------------------------------------------------------------------------------
+    def create(self, uri: str, schema: StructType) -> None:
+        if not self.exists(uri):
+            DeltaTable.create(uri, to_arrow(schema), mode="ignore")
+
+    def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
+        def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:
+            return df, []
+
+        return self._commit_loop(uri, txn, plan, op="append", allow_retry_free=True)
+
+    def overwrite(self, uri: str, df: DataFrame, predicate: str | None, txn: Txn | None) -> WriteResult:
+        if predicate is not None:
+            bad = df.where(~F.coalesce(F.expr(predicate), F.lit(False))).limit(1).count()
+            if bad:
+                raise PredicateViolation(f"rows written to {uri} do not satisfy overwrite predicate {predicate!r}")
+
+        def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:
+            current = dt.file_uris()
+            if predicate is None:
+                return df, current
+            affected = self._files_matching(current, dt, F.coalesce(F.expr(predicate), F.lit(False)))
+            kept = self._read_files(affected, self.spark_schema(dt)).where(
+                ~F.coalesce(F.expr(predicate), F.lit(False)))
+            return kept.unionByName(df), affected
+
+        return self._commit_loop(uri, txn, plan, op="overwrite")
+
+    def merge(self, uri: str, df: DataFrame, keys: list[str], when_matched: MatchedAction,
+              txn: Txn | None) -> WriteResult:
+        dupes = df.groupBy(*keys).count().where("count > 1").limit(1).count()
+        if dupes:
+            raise DuplicateMergeKeys(f"merge source for {uri} holds duplicate keys {keys}")
+
+        def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:
+            schema = self.spark_schema(dt)
+            current = dt.file_uris()
+            target = self._read_files(current, schema)
+            if when_matched == "ignore":
+                return df.join(target.select(*keys), on=keys, how="left_anti"), []
+            source_keys = df.select(*keys)
+            affected = self._files_matching(current, dt, None, semi=source_keys, keys=keys)
+            kept = self._read_files(affected, schema).join(source_keys, on=keys, how="left_anti")
+            return kept.unionByName(df), affected
+
+        return self._commit_loop(uri, txn, plan, op="merge")
+
+    # --- machinery ---------------------------------------------------------------------------------
+    def _files_matching(self, files: list[str], dt: DeltaTable, cond: Any, semi: DataFrame | None = None,
+                        keys: list[str] | None = None) -> list[str]:
+        """The part files that hold at least one affected row (only file names reach the driver)."""
+        if not files:
+            return []
+        rows = self._read_files(files, self.spark_schema(dt)).withColumn("_file", F.input_file_name())
+        if cond is not None:
+            rows = rows.where(cond)
+        if semi is not None and keys is not None:
+            rows = rows.join(semi, on=keys, how="left_semi")
+        hit = {r["_file"] for r in rows.select("_file").distinct().collect()}
+        # input_file_name() and file_uris() may differ in scheme/escaping: match on the normalised path.
+        norm = {_norm(f): f for f in files}
+        return sorted(norm[_norm(h)] for h in hit if _norm(h) in norm)
+
+    def _commit_loop(self, uri: str, txn: Txn | None, plan: Any, op: str,
+                     allow_retry_free: bool = False) -> WriteResult:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}; create it first")
+        for attempt in range(1, self.max_attempts + 1):
+            dt = DeltaTable(uri)
+            if txn is not None and dt.transaction_version(txn_id(txn)) is not None:
+                log.info("%s on %s skipped: txn %s already committed", op, uri, txn_id(txn))
+                return WriteResult(None, 0, "txn already committed")
+            new_rows, removed = plan(dt)
+            adds, rows, staged = self._write_files(uri, new_rows, self.spark_schema(dt))
+            if not adds and not removed and op != "overwrite":
+                self._cleanup(staged)
+                return WriteResult(None, 0, "no rows")
+            now = int(time.time() * 1000)
+            actions: list[AddAction | RemoveAction] = list(adds)
+            actions += [RemoveAction(path=_relative(uri, f), data_change=True, deletion_timestamp=now)
+                        for f in removed]
+            props = CommitProperties(
+                app_transactions=[Transaction(txn_id(txn), 1, now)] if txn else None,
+                max_commit_retries=None if allow_retry_free else 0,
+                custom_metadata={"genuine.operation": op},
+            )
+            try:
+                if op == "overwrite" and not removed and not adds:
+                    dt.create_write_transaction([], mode="overwrite", schema=dt.schema(), commit_properties=props)
+                else:
+                    dt.create_write_transaction(actions, mode="append", schema=dt.schema(),
+                                                commit_properties=props)
+            except (CommitFailedError, DeltaError) as exc:
+                self._cleanup(staged)
+                if not _is_conflict(exc) or attempt == self.max_attempts:
+                    raise LakeError(f"{op} on {uri} failed: {exc}") from exc
+                log.warning("%s on %s lost a commit race (attempt %d): redoing on the new snapshot", op, uri, attempt)
+                continue
+            version = DeltaTable(uri).version()
+            log.info("%s on %s committed version %d (%d rows added, %d files removed)",
+                     op, uri, version, rows, len(removed))
+            return WriteResult(version, rows)
+        raise LakeError(f"{op} on {uri}: gave up after {self.max_attempts} attempts")
+
+    def _write_files(self, uri: str, df: DataFrame | None, schema: StructType
+                     ) -> tuple[list[AddAction], int, str | None]:
+        if df is None:
+            return [], 0, None
+        rel_dir = f"{DATA_DIR}/{uuid.uuid4().hex}"
+        target = f"{uri.rstrip('/')}/{rel_dir}"
+        ordered = df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+        ordered.write.mode("errorifexists").parquet(target)
+        fs, root = pafs.FileSystem.from_uri(target)
+        infos = [i for i in fs.get_file_info(pafs.FileSelector(root)) if i.path.endswith(".parquet")]
+        adds, total = [], 0
+        for info in infos:
+            meta = pq.read_metadata(info.path, filesystem=fs)
+            if meta.num_rows == 0:
+                fs.delete_file(info.path)
+                continue
+            total += meta.num_rows
+            name = info.path.rsplit("/", 1)[-1]
+            adds.append(AddAction(path=f"{rel_dir}/{name}", size=info.size, partition_values={},
+                                  modification_time=int(info.mtime.timestamp() * 1000), data_change=True,
+                                  stats=json.dumps({"numRecords": meta.num_rows})))
+        return adds, total, target
+
+    @staticmethod
+    def _cleanup(staged: str | None) -> None:
+        """Files of a write that did not commit are not in the log; delete them so they never pile up."""
+        if staged is None:
+            return
+        fs, root = pafs.FileSystem.from_uri(staged)
+        try:
+            fs.delete_dir(root)
+        except OSError:
+            log.warning("could not remove uncommitted files under %s", staged)
+
+
+def _norm(path: str) -> str:
+    from urllib.parse import unquote
+
+    p = unquote(path)
+    for prefix in ("file://", "file:"):
+        if p.startswith(prefix):
+            p = p[len(prefix):]
+    while p.startswith("//"):
+        p = p[1:]
+    return p
+
+
+def _relative(uri: str, file_uri: str) -> str:
+    base = _norm(uri).rstrip("/") + "/"
+    full = _norm(file_uri)
+    if not full.startswith(base):
+        raise LakeError(f"{file_uri} is not under table {uri}")
+    return quote(full[len(base):])
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, CommitFailedError) or any(
+        word in text for word in ("conflict", "concurrent", "version already exists", "already exists"))

@@ -1,0 +1,1 @@
+"""Shared algorithms with no knowledge of the pipeline: graph algorithms, near-duplicate text, text statistics."""

@@ -1,0 +1,234 @@
+"""Pure transforms that split canonical records into typed rows and quarantine rows with a reason.
+
+Every check is a Spark expression (no Python UDFs); a record earns the first reason in
+`contract.REASONS` order that applies, with a detail naming the field and value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from genuine.core.config import IngestConfig
+from genuine.core.privacy import hmac_sha256
+from genuine.core.schemas import ENTITY_KEYS, QUARANTINE, RAW_SCHEMAS
+from genuine.ingest.contract import CONTRACT, REASONS, FieldSpec
+
+ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$"
+EPOCH_MS = r"^-?\d{1,15}$"
+PHASH = r"^[0-9a-fA-F]{16}$"
+IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+IPV6 = r"^[0-9a-fA-F:.]{2,45}$"
+MEDIA_RAW = "array<struct<phash:string,aigc_label:string>>"
+
+Check = tuple[str, Column, Column]   # (reason, failing condition, detail)
+
+
+def _v(name: str) -> Column:
+    return F.col("_m").getItem(name)
+
+
+def _missing(name: str) -> Column:
+    return _v(name).isNull() | (F.trim(_v(name)) == "")
+
+
+def _detail(spec: FieldSpec, text: str) -> Column:
+    return F.concat(F.lit(f"{spec.name}: {text}: "), F.substring(F.coalesce(_v(spec.name), F.lit("null")), 1, 80))
+
+
+def _ts(name: str) -> Column:
+    raw = F.trim(_v(name))
+    return (F.when(raw.rlike(EPOCH_MS), F.timestamp_millis(raw.cast("long")))
+            .when(raw.rlike(ISO_WITH_OFFSET), F.try_to_timestamp(F.regexp_replace(raw, " ", "T")))
+            .otherwise(F.lit(None).cast("timestamp")))
+
+
+def field_checks(entity: str, cfg: IngestConfig, now: datetime) -> list[Check]:
+    key = set(ENTITY_KEYS[entity])
+    min_ts = datetime.fromisoformat(cfg.min_timestamp.replace("Z", "+00:00")).replace(tzinfo=None)
+    max_ts = now.replace(tzinfo=None) + timedelta(hours=cfg.max_future_skew_hours)
+    checks: list[Check] = []
+    for s in CONTRACT[entity]:
+        v = _v(s.name)
+        present = ~_missing(s.name)
+        if s.required:
+            reason = "missing_key" if s.name in key else "missing_field"
+            checks.append((reason, _missing(s.name), F.lit(f"{s.name}: missing or empty")))
+        if s.kind in ("id", "account_ref", "post_ref", "device"):
+            checks.append(("oversize_id", present & (F.length(v) > cfg.max_id_chars),
+                           F.lit(f"{s.name}: longer than {cfg.max_id_chars} characters")))
+        if s.kind == "text":
+            checks.append(("oversize_field", present & (F.length(v) > cfg.max_text_chars),
+                           F.concat(F.lit(f"{s.name}: "), F.length(v).cast("string"),
+                                    F.lit(f" characters > {cfg.max_text_chars}"))))
+        if s.kind == "bool":
+            checks.append(("wrong_type", present & ~F.lower(v).isin("true", "false"),
+                           _detail(s, "expected true/false")))
+        if s.kind == "string_array":
+            checks.append(("wrong_type", present & F.from_json(v, "array<string>").isNull(),
+                           _detail(s, "expected a list of strings")))
+        if s.kind == "media":
+            parsed = F.from_json(v, MEDIA_RAW)
+            bad_label = F.exists(parsed, lambda m: m["aigc_label"].isNotNull()
+                                 & ~F.lower(m["aigc_label"]).isin("true", "false"))
+            checks.append(("wrong_type", present & (parsed.isNull() | F.coalesce(bad_label, F.lit(False))),
+                           _detail(s, "expected a list of {phash, aigc_label}")))
+            checks.append(("invalid_phash", present & F.coalesce(
+                F.exists(parsed, lambda m: m["phash"].isNull() | ~m["phash"].rlike(PHASH)), F.lit(False)),
+                _detail(s, "phash must be 16 hex characters")))
+        if s.kind == "timestamp":
+            ts = _ts(s.name)
+            checks.append(("unparseable_timestamp", present & ts.isNull(),
+                           _detail(s, "not ISO-8601 with offset nor epoch ms")))
+            checks.append(("impossible_timestamp", present & ts.isNotNull() & ((ts < F.lit(min_ts)) | (ts > F.lit(max_ts))),
+                           _detail(s, f"outside [{cfg.min_timestamp}, now + {cfg.max_future_skew_hours}h]")))
+        if s.kind == "enum":
+            allowed = getattr(cfg, s.enum or "")
+            checks.append(("unknown_enum", present & ~v.isin(*allowed), _detail(s, f"not one of {allowed}")))
+        if s.kind == "ip":
+            checks.append(("invalid_ip", present & ~(v.rlike(IPV4) | (v.contains(":") & v.rlike(IPV6))),
+                           _detail(s, "not an IP address")))
+    if entity == "interactions":
+        checks.append(("missing_target_post", _v("kind").isin(*cfg.post_target_kinds) & _missing("target_post_id"),
+                       F.concat(F.lit("target_post_id: required for kind "), _v("kind"))))
+    return checks
+
+
+def first_reason(checks: list[Check]) -> tuple[Column, Column]:
+    """The first failing check in REASONS order -> (reason, detail); both null when the record is valid."""
+    order = {r: i for i, r in enumerate(REASONS)}
+    ordered = sorted(enumerate(checks), key=lambda ic: (order[ic[1][0]], ic[0]))
+    reason: Column = F.lit(None).cast("string")
+    detail: Column = F.lit(None).cast("string")
+    for _, (name, cond, text) in reversed(ordered):
+        reason = F.when(F.coalesce(cond, F.lit(False)), F.lit(name)).otherwise(reason)
+        detail = F.when(F.coalesce(cond, F.lit(False)), text).otherwise(detail)
+    return reason, detail
+
+
+def typed_columns(entity: str, key: bytes) -> list[Column]:
+    """Columns of the raw table for one entity, from the parsed map (valid records only reach the table)."""
+    out: list[Column] = []
+    for s in CONTRACT[entity]:
+        v = _v(s.name)
+        if s.kind == "timestamp":
+            col = _ts(s.name)
+        elif s.kind == "bool":
+            col = F.lower(v).cast("boolean")
+        elif s.kind == "string_array":
+            col = F.from_json(v, "array<string>")
+        elif s.kind == "media":
+            col = F.transform(F.from_json(v, MEDIA_RAW), lambda m: F.struct(
+                F.lower(m["phash"]).alias("phash"), F.lower(m["aigc_label"]).cast("boolean").alias("aigc_label")))
+        elif s.kind in ("ip", "device"):
+            col = hmac_sha256(F.when(~_missing(s.name), F.trim(v)), key)
+        elif s.kind in ("id", "account_ref", "post_ref"):
+            col = F.when(~_missing(s.name), F.trim(v))
+        else:
+            col = v
+        out.append(col.alias(s.target or s.name))
+    return out
+
+
+def parse(records: DataFrame, entity: str, cfg: IngestConfig, now: datetime, key: bytes) -> DataFrame:
+    """Records of one entity -> typed columns + `_reason`, `_detail` from the field-level checks."""
+    m = F.from_json(F.col("raw"), "map<string,string>")
+    base = records.where(F.col("entity") == entity).withColumn("_m", m)
+    structural: list[Check] = [
+        ("invalid_utf8", ~F.expr("is_valid_utf8(raw)"), F.lit("bytes that are not valid UTF-8")),
+        ("malformed_json", F.col("_m").isNull() & F.ltrim(F.col("raw")).startswith("{"),
+         F.lit("not valid JSON")),
+        ("not_an_object", F.col("_m").isNull() & ~F.ltrim(F.col("raw")).startswith("{"),
+         F.lit("JSON value is not an object")),
+    ]
+    reason, detail = first_reason(structural + field_checks(entity, cfg, now))
+    typed = typed_columns(entity, key)
+    return base.select("entity", "source_file", "raw", *typed,
+                       reason.alias("_reason"), detail.alias("_detail"))
+
+
+def content_hash(entity: str) -> Column:
+    names = [f.name for f in RAW_SCHEMAS[entity].fields if f.name not in ("ingest_run_id", "source_file")]
+    return F.sha2(F.to_json(F.struct(*[F.col(n) for n in names])), 256)
+
+
+def flag(df: DataFrame, reason: str, cond: Column, detail: Column) -> DataFrame:
+    """Set a reason on still-valid rows where `cond` holds (earlier reasons win)."""
+    hit = F.col("_reason").isNull() & F.coalesce(cond, F.lit(False))
+    return (df.withColumn("_detail", F.when(hit, detail).otherwise(F.col("_detail")))
+              .withColumn("_reason", F.when(hit, F.lit(reason)).otherwise(F.col("_reason"))))
+
+
+def check_references(df: DataFrame, entity: str, accounts: DataFrame, posts: DataFrame) -> DataFrame:
+    """orphan_account / orphan_post / target_mismatch / before_target against known ids.
+
+    `accounts` (account_id, created_at) and `posts` (post_id, account_id, created_at) hold the valid
+    rows of this export plus what the raw tables already have.
+    """
+    refs = [s.name for s in CONTRACT[entity] if s.kind == "account_ref"]
+    for i, ref in enumerate(refs):
+        known = accounts.select(F.col("account_id").alias(f"_a{i}"), F.col("created_at").alias(f"_a{i}_at"))
+        df = df.join(known, df[ref] == known[f"_a{i}"], "left")
+        df = flag(df, "orphan_account", F.col(ref).isNotNull() & F.col(f"_a{i}").isNull(),
+                  F.concat(F.lit(f"{ref}: unknown account "), F.col(ref)))
+    if entity == "posts":
+        df = flag(df, "before_target", F.col("created_at") < F.col("_a0_at"),
+                  F.lit("created_at: before the author's account was created"))
+    if entity == "interactions":
+        known_posts = posts.select(F.col("post_id").alias("_p"), F.col("account_id").alias("_p_author"),
+                                   F.col("created_at").alias("_p_at"))
+        df = df.join(known_posts, df["target_post_id"] == known_posts["_p"], "left")
+        df = flag(df, "orphan_post", F.col("target_post_id").isNotNull() & F.col("_p").isNull(),
+                  F.concat(F.lit("target_post_id: unknown post "), F.col("target_post_id")))
+        df = flag(df, "target_mismatch", F.col("_p").isNotNull() & (F.col("_p_author") != F.col("target_account_id")),
+                  F.concat(F.lit("target_account_id: post author is "), F.col("_p_author")))
+        df = flag(df, "before_target", F.col("_p").isNotNull() & (F.col("created_at") < F.col("_p_at")),
+                  F.lit("created_at: before the target post was created"))
+    return df.drop(*[c for c in df.columns if c.startswith("_a") or c.startswith("_p")])
+
+
+def check_duplicates(df: DataFrame, entity: str, existing: DataFrame) -> DataFrame:
+    """Within the export: same key + other content -> duplicate_key_conflict (all copies); exact copies
+    beyond the first -> duplicate_record. Against the table: other content -> conflicts_with_existing;
+    same content -> valid but `_new` = false (already ingested)."""
+    keys = ENTITY_KEYS[entity]
+    df = df.withColumn("_hash", content_hash(entity))
+    valid = F.col("_reason").isNull()
+    by_key = Window.partitionBy(*keys)
+    variants = F.size(F.collect_set(F.when(valid, F.col("_hash"))).over(by_key))
+    df = flag(df, "duplicate_key_conflict", valid & (variants > 1),
+              F.concat(F.lit(f"{'+'.join(keys)}: same key, "), variants.cast("string"), F.lit(" different contents")))
+    first = F.row_number().over(Window.partitionBy(*keys, "_hash", "_reason").orderBy("source_file", "raw"))
+    df = flag(df, "duplicate_record", F.col("_reason").isNull() & (first > 1),
+              F.lit("exact copy of an earlier record in this export"))
+    old = existing.select(*keys, content_hash(entity).alias("_old_hash"))
+    df = df.join(old, on=keys, how="left")
+    df = flag(df, "conflicts_with_existing", F.col("_old_hash").isNotNull() & (F.col("_old_hash") != F.col("_hash")),
+              F.lit("key already ingested with different content"))
+    return df.withColumn("_new", F.col("_reason").isNull() & F.col("_old_hash").isNull()).drop("_old_hash")
+
+
+def quarantine_rows(df: DataFrame, run_id: str, now: datetime) -> DataFrame:
+    """Quarantine rows with a deterministic id, so quarantining the same record again adds nothing."""
+    bad = df.where(F.col("_reason").isNotNull())
+    occurrence = F.row_number().over(Window.partitionBy("entity", "source_file", "raw", "_reason").orderBy("raw"))
+    qid = F.sha2(F.concat_ws("\u0001", "entity", "source_file", "raw", "_reason", occurrence.cast("string")), 256)
+    # Invalid bytes are replaced (U+FFFD) so every reader of the quarantine, Arrow included, can open it.
+    return bad.select(qid.alias("quarantine_id"), "entity", "source_file", F.lit(None).cast("long").alias("record_no"),
+                      F.expr("make_valid_utf8(raw)").alias("raw"), F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),
+                      F.lit(run_id).alias("run_id"), F.lit(now.replace(tzinfo=None)).cast("timestamp").alias("quarantined_at"))
+
+
+def accepted_rows(df: DataFrame, entity: str, run_id: str) -> DataFrame:
+    schema: StructType = RAW_SCHEMAS[entity]
+    ok = df.where(F.col("_reason").isNull() & F.col("_new")).withColumn("ingest_run_id", F.lit(run_id))
+    return ok.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
+
+
+def file_problem_rows(spark, problems, run_id: str, now: datetime) -> DataFrame:
+    rows = [(p.file.entity, p.file.rel, None, p.reason, p.detail) for p in problems]
+    df = spark.createDataFrame(rows, "entity string, source_file string, raw string, _reason string, _detail string")
+    return quarantine_rows(df, run_id, now).select(*[f.name for f in QUARANTINE.fields])

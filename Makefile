@@ -31,6 +31,7 @@ test: $(STAMP) check-java
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy -p genuine

@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from genuine.core.config import Config
+from genuine.core.lake import Lake
+from genuine.core.session import get_spark
+from genuine.devtools import simulate
+from genuine.enforcement.run_report import outcome_counts, recorded_decisions, summarize, write_report
+from genuine.features.post_scores import text_model_uri
+from genuine.jobs import enforce, features, ingest, score, train, train_text_detector
 from genuine.jobs.common import base_parser, config_from
+from genuine.models.config import text_detector_config
+from genuine.models.text_corpus import resolve_corpus
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +46,6 @@ def ensure_text_detector(cfg: Config) -> Any:
     Without a corpus (a fresh machine without the development data) the demo goes on: the AI-text
     features are then null, which the feature job logs, and the other content signals still count.
     """
-    from genuine.jobs.features import text_model_uri
-    from genuine.models.text_detector import resolve_corpus, text_detector_config, train_text_detector
-
     if (model := text_model_uri(cfg)) is not None:
         log.info("text detector %s version %s is registered: reusing it", cfg.mlflow.text_model, model[1])
         return {"reused_version": model[1]}
@@ -48,7 +54,7 @@ def ensure_text_detector(cfg: Config) -> Any:
     if not files:
         log.warning("no text-detector corpus (text_detector.corpus=%s): AI-text features stay null", params.corpus)
         return None
-    return train_text_detector(files, cfg, params=params)
+    return train_text_detector.run(cfg, files)
 
 
 def training_snapshot_dates(cfg: Config, days: int) -> list[date]:
@@ -59,9 +65,6 @@ def training_snapshot_dates(cfg: Config, days: int) -> list[date]:
 
 def run(cfg: Config, accounts: int | None = None, days: int | None = None, seed: int | None = None,
         out: str | Path | None = None) -> DemoResult:
-    from genuine.devtools import simulate
-    from genuine.jobs import enforce, features, ingest, score, train
-
     d = cfg.demo
     accounts, days, seed = accounts or d.accounts, days or d.days, d.seed if seed is None else seed
     result = DemoResult(Path(out or d.out))
@@ -69,8 +72,6 @@ def run(cfg: Config, accounts: int | None = None, days: int | None = None, seed:
     sim_cfg = cfg.model_copy(update={"simulate": cfg.simulate.model_copy(update={"label_fraction": d.label_fraction})})
     result.steps["simulate"] = simulate.run(sim_cfg, accounts, days, seed, result.export_dir)
     result.steps["text_detector"] = ensure_text_detector(cfg)
-    from genuine.core.session import get_spark
-
     spark = get_spark(cfg)
     result.steps["ingest"] = ingest.run(cfg, result.export_dir, spark=spark)
     # A scheduler takes a snapshot every day; the demo takes a few, so that labels decided during the
@@ -87,11 +88,6 @@ def run(cfg: Config, accounts: int | None = None, days: int | None = None, seed:
 
 def run_report(cfg: Config, spark: SparkSession, result: DemoResult) -> Any:
     """The enforcement run report, read back from the tables the run wrote, against the simulator's truth."""
-    from pyspark.sql import functions as F
-
-    from genuine.core.lake import Lake
-    from genuine.enforcement.run_report import outcome_counts, recorded_decisions, summarize, write_report
-
     lake = Lake(spark, cfg)
     sc, enf = result.steps["score"], result.steps["enforce"]
     scores = lake.read("scores").where(F.col("scoring_run_id") == enf.scoring_run_id)

@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from rich.progress import Progress
+
 from genuine.core.config import Config
 from genuine.devtools.simulator import SimulationSummary, simulate
 from genuine.jobs.common import base_parser, config_from
@@ -17,8 +19,6 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path) -> SimulationSummary:
-    from rich.progress import Progress
-
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating accounts", total=accounts)
 

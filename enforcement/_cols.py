@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
 from genuine.core.errors import MissingColumnsError
-from genuine.enforcement.schemas import REASONS
+from genuine.core.schemas import REASONS
 
 STRING_ARRAY = ArrayType(StringType(), True)
 

@@ -1,8 +1,9 @@
 """Audit: the chain from an action back to raw evidence (`genuine audit explain`) and the replay of a
 scoring run from its recorded versions (`genuine audit replay`).
 
-The reading is done by jobs/audit.py (it needs the lake and MLflow); here are the pure parts: the
-comparison of recorded and replayed scores (a DataFrame transform) and the rendering of a trail.
+Here are the pure parts: the comparison of recorded and replayed scores (a DataFrame transform), its
+verdict, and the rendering of a trail. The trail is collected by enforcement/trail.py; jobs/audit.py
+reads the recorded versions and re-scores.
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ class ReplayResult:
     @property
     def ok(self) -> bool:
         return self.accounts > 0 and self.matched == self.accounts
+
+
+def replay_result(cmp: DataFrame, scoring_run_id: str, model: str, feature_table_version: int | None,
+                  tolerance: float, shown: int) -> ReplayResult:
+    """The verdict of a comparison (`compare_scores`): counts, the largest difference, the first `shown`
+    mismatches in key order."""
+    cmp = cmp.localCheckpoint(eager=True)      # read twice: the counts and the mismatches
+    agg = cmp.agg(F.count("*").alias("n"), F.sum(F.col("match").cast("int")).alias("ok"),
+                  F.max("abs_diff").alias("max_diff")).collect()[0]
+    bad = [r.asDict(recursive=True) for r in
+           cmp.where(~F.col("match")).orderBy(*REPLAY_KEYS).limit(shown).collect()]
+    return ReplayResult(scoring_run_id, model, feature_table_version, int(agg["n"]), int(agg["ok"] or 0),
+                        agg["max_diff"], tuple(bad), tolerance)
 
 
 def render_replay(r: ReplayResult) -> str:

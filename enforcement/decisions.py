@@ -21,14 +21,11 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from genuine.core.config import Config
-from genuine.core.schemas import QUARANTINE, RAW_LABELS
+from genuine.core.schemas import ACCOUNT_STATUS, ACTION_LOG, DECISIONS, QUARANTINE, RAW_LABELS
 from genuine.enforcement._cols import conform, reason_codes, require, strings
 from genuine.enforcement.config import EnforcementConfig, enforcement_config
 from genuine.enforcement.ids import stable_id
 from genuine.enforcement.schemas import (
-    ACCOUNT_STATUS,
-    ACTION_LOG,
-    DECISIONS,
     IMPORT_RAW,
     RESTRICTED_STATUSES,
     SOURCE_APPEAL,

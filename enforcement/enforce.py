@@ -1,7 +1,7 @@
 """One call for the `genuine enforce` job: every frame an enforcement run writes, and the breaker verdict.
 
-The job stays thin: read the inputs, call `plan_enforcement`, write each frame with `Lake` (keys and
-write modes in `WRITES`), record `breaker.as_dict()` with the run.
+The job stays thin: read the inputs, call `plan_enforcement`, write each frame in the order of
+enforce_run.ORDER (keys and write modes: genuine.core.catalog), record `breaker.as_dict()` with the run.
 """
 
 from __future__ import annotations
@@ -16,25 +16,6 @@ from genuine.core.config import Config
 from genuine.enforcement.config import EnforcementConfig
 from genuine.enforcement.policy import BreakerState, action_log_from_policy, decide, status_from_policy
 from genuine.enforcement.review import review_queue
-from genuine.enforcement.schemas import (
-    ACCOUNT_STATUS_KEYS,
-    ACTION_LOG_KEYS,
-    DECISIONS_KEYS,
-    REVIEW_QUEUE_KEYS,
-    STATEMENTS_KEYS,
-)
-
-# table -> (merge keys, when_matched). Action log, decisions and statements are insert-only ("ignore"):
-# ids are content hashes, so a retried or repeated write adds nothing and never rewrites history.
-WRITES: dict[str, tuple[list[str], str]] = {
-    "action_log": (ACTION_LOG_KEYS, "ignore"),
-    "account_status": (ACCOUNT_STATUS_KEYS, "update"),
-    "review_queue": (REVIEW_QUEUE_KEYS, "update"),
-    "decisions": (DECISIONS_KEYS, "ignore"),
-    "statements": (STATEMENTS_KEYS, "ignore"),
-    "raw_labels": (["account_id", "source", "decided_at"], "ignore"),
-    "quarantine": (["quarantine_id"], "ignore"),
-}
 
 
 @dataclass(frozen=True)
@@ -61,3 +42,4 @@ def plan_enforcement(scores: DataFrame, accounts: DataFrame, posts: DataFrame, c
         review_queue=review_queue(decisions, posts, clusters, reach, cfg, auto_threshold=auto_threshold,
                                   job_run_id=job_run_id, enqueued_at=now),
     )
+

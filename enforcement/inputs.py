@@ -1,20 +1,33 @@
-"""The enforce job's inputs besides the scores: which scoring run, coordination clusters, reach, and the
-circuit breaker's history. Pure transforms (the job reads the tables at pinned versions and passes them).
+"""The enforce job's inputs besides the scores: which scoring run, the evidence of the scored snapshot
+(coordination clusters, reach, posts) and the circuit breaker's history.
+
+Transforms of frames the job reads; where a read depends on what an earlier read found (the scored
+snapshot names the raw table versions it was computed from), the job passes its pinned reader.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from genuine.core.config import Config
 from genuine.core.errors import NoScoringRun
 from genuine.enforcement._cols import require
-from genuine.enforcement.config import InputsConfig
+from genuine.enforcement.config import EnforcementConfig, InputsConfig
 from genuine.enforcement.schemas import CLUSTERS, REACH, SOURCE_POLICY
+from genuine.features.network import NetworkConfig, coordination_edges
+from genuine.features.snapshot import cut
+from genuine.lib import graph
+from genuine.lib.checkpoint import materialize
+
+PinnedRead = Callable[[str, int | None], DataFrame]
+"""(table, version or None for the current one) -> the table as of that version, recorded with the run."""
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +92,16 @@ def clusters_from_features(features: DataFrame, icfg: InputsConfig) -> DataFrame
             .select("account_id", F.col(icfg.cluster_id_column).cast("string").alias("cluster_id")))
 
 
-def coordination_clusters(interactions: DataFrame, as_of: datetime, network_cfg: object) -> DataFrame:
+def coordination_clusters(interactions: DataFrame, as_of: datetime,
+                          network_cfg: NetworkConfig | Mapping[str, Any]) -> DataFrame:
     """CLUSTERS of the coordination graph as the network feature family builds it: the same edges
     (features.network.coordination_edges with the same config), the same point-in-time cut, connected
     components with cluster_id = the smallest account id of the component. Accounts without a partner are
     in no cluster (no row), as `coord_cluster_size` = 0 says."""
-    from genuine.features.network import NetworkConfig, coordination_edges
-    from genuine.features.snapshot import cut
-    from genuine.lib import graph
-
     ncfg = network_cfg if isinstance(network_cfg, NetworkConfig) else NetworkConfig.model_validate(network_cfg)
     algo = ncfg.algorithms
-    edges = graph.materialize(coordination_edges(cut(interactions, "created_at", as_of), ncfg.coordination),
-                              local_checkpoints=algo.local_checkpoints)
+    edges = materialize(coordination_edges(cut(interactions, "created_at", as_of), ncfg.coordination),
+                        local_checkpoints=algo.local_checkpoints)
     ids = edges.select(F.col("src").alias("id")).union(edges.select(F.col("dst").alias("id"))).distinct()
     cc = graph.connected_components(ids, edges, max_iter=algo.components_max_iter,
                                     checkpoint_interval=algo.checkpoint_interval,
@@ -111,6 +121,57 @@ def cluster_size_mismatches(clusters: DataFrame, features: DataFrame, icfg: Inpu
     return (features.select("account_id", F.coalesce(F.col(col).cast("long"), F.lit(0)).alias("_f"))
             .join(derived, "account_id", "left")
             .where(F.col("_f") != F.coalesce(F.col("_n"), F.lit(0))).count())
+
+
+@dataclass(frozen=True)
+class SnapshotEvidence:
+    """The evidence of the scored snapshot, all as the snapshot saw it."""
+
+    clusters: DataFrame                 # CLUSTERS
+    reach: DataFrame                    # REACH
+    posts: DataFrame                    # raw posts at the version the snapshot recorded
+    input_versions: dict[str, int]      # raw table -> version, as the snapshot recorded them
+    cluster_size_mismatches: int | None  # derived clusters vs the size feature; None: not checked
+
+
+def snapshot_evidence(read: PinnedRead, cfg: Config, ecfg: EnforcementConfig,
+                      info: ScoringRunInfo) -> SnapshotEvidence:
+    """Clusters, reach and posts of the scored snapshot: the feature table at the version the scores
+    recorded, raw tables at the versions the snapshot recorded."""
+    if info.feature_table_version is None:
+        raise ValueError(f"scoring run {info.scoring_run_id} records no feature table version")
+    feats = read("features", info.feature_table_version).where(F.col("snapshot_date").isin(list(info.snapshot_dates)))
+    meta = feats.groupBy("snapshot_date").agg(F.max("as_of").alias("as_of"),
+                                              F.first("input_versions", ignorenulls=True).alias("iv")).collect()
+    if not meta:
+        raise ValueError(f"feature table version {info.feature_table_version} holds no rows for snapshot(s) "
+                         f"{[str(d) for d in info.snapshot_dates]}")
+    versions: dict[str, int] = {}
+    for m in meta:
+        versions.update({k: int(v) for k, v in (m["iv"] or {}).items()})
+    reach = reach_from_features(feats, ecfg.inputs)
+    clusters = clusters_from_features(feats, ecfg.inputs)
+    mismatches = None
+    if clusters is None:
+        # The feature table keeps cluster sizes, not ids: rebuild the components the feature counted, from
+        # the interactions version the snapshot recorded, cut at the snapshot's as_of.
+        interactions = read("raw_interactions", versions.get("raw_interactions"))
+        ncfg = NetworkConfig.from_config(cfg)
+        parts = []
+        for m in meta:
+            as_of = m["as_of"]
+            as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+            parts.append(coordination_clusters(interactions, as_of, ncfg))
+        clusters = parts[0]
+        for p in parts[1:]:
+            clusters = clusters.unionByName(p)
+        clusters = clusters.localCheckpoint(eager=True)     # read by the size check and the review queue
+        mismatches = cluster_size_mismatches(clusters, feats, ecfg.inputs) if len(meta) == 1 else None
+        if mismatches:
+            log.warning("%d accounts: derived coordination cluster size differs from feature %s",
+                        mismatches, ecfg.inputs.cluster_size_feature)
+    posts = read("raw_posts", versions.get("raw_posts"))
+    return SnapshotEvidence(clusters.select(*CLUSTERS.fieldNames()), reach, posts, versions, mismatches)
 
 
 def breaker_history(action_log: DataFrame, review_queue: DataFrame, *, exclude_scoring_run: str,
@@ -142,6 +203,6 @@ def breaker_history(action_log: DataFrame, review_queue: DataFrame, *, exclude_s
     return [int(r["n"]) for r in reversed(rows)]
 
 
-__all__ = ["CLUSTERS", "NoScoringRun", "ScoringRunInfo", "breaker_history", "cluster_size_mismatches",
-           "clusters_from_features", "coordination_clusters", "latest_scoring_run", "reach_from_features",
-           "scoring_run_info"]
+__all__ = ["CLUSTERS", "NoScoringRun", "PinnedRead", "ScoringRunInfo", "SnapshotEvidence", "breaker_history",
+           "cluster_size_mismatches", "clusters_from_features", "coordination_clusters", "latest_scoring_run",
+           "reach_from_features", "scoring_run_info", "snapshot_evidence"]

@@ -18,12 +18,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from genuine.core.config import Config
+from genuine.core.schemas import ACCOUNT_STATUS, ACTION_LOG
 from genuine.enforcement._cols import conform, reason_codes, reasons_or_empty, require, strings
 from genuine.enforcement.config import BreakerConfig, EnforcementConfig, enforcement_config
 from genuine.enforcement.ids import stable_id
 from genuine.enforcement.schemas import (
-    ACCOUNT_STATUS,
-    ACTION_LOG,
     DECIDED_BY_AUTO,
     HUMAN_CLEARED_STATUSES,
     HUMAN_CONFIRMED_STATUSES,

@@ -10,10 +10,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from genuine.core.config import Config
+from genuine.core.schemas import REVIEW_QUEUE, SAMPLE_POST
 from genuine.enforcement._cols import conform, reason_codes, require, strings
 from genuine.enforcement.config import EnforcementConfig, QueueConfig, enforcement_config
 from genuine.enforcement.ids import stable_id
-from genuine.enforcement.schemas import OUTCOME_REVIEW, POLICY_DECISIONS, REVIEW_QUEUE, SAMPLE_POST
+from genuine.enforcement.schemas import OUTCOME_REVIEW, POLICY_DECISIONS
 
 
 def queue_priority(df: DataFrame, qcfg: QueueConfig, auto_threshold: float) -> DataFrame:

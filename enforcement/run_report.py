@@ -155,6 +155,7 @@ def write_report(report: RunReport, out_dir: Path, title: str, context: dict[str
 
 
 def _plot(groups: pd.DataFrame, path: Path) -> None:
+    # pandas draws through pyplot: the headless Agg backend must be chosen before pyplot is first imported.
     import matplotlib
 
     matplotlib.use("Agg")

@@ -4,7 +4,8 @@
 The enums and rules follow the database's own documentation and request validation
 (transparency.dsa.ec.europa.eu/page/api-documentation-two; digital-services-act/transparency-database,
 StatementAPIController multi_rules). A statement that breaks a rule is never exported: the export
-fails and names every statement and rule.
+fails and names every statement and rule. Over 400 lines because the API's enums and rules are spelled
+out here, next to the builder they constrain.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from pyspark.sql import functions as F
 
 from genuine.core.config import Config
 from genuine.core.errors import StatementExportError
-from genuine.core.schemas import to_arrow
+from genuine.core.schemas import STATEMENTS, to_arrow
 from genuine.enforcement.config import EnforcementConfig, StatementConfig, enforcement_config
-from genuine.enforcement.schemas import SOURCE_POLICY, STATEMENTS
+from genuine.enforcement.schemas import SOURCE_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -380,6 +381,13 @@ def statements_frame(action_log: DataFrame, cfg: Config | EnforcementConfig) -> 
 
     bearing = action_log.filter(F.col("action").isin(*st.actions))
     return bearing.mapInArrow(build, STATEMENTS)
+
+
+def logged_statements(action_log: DataFrame, actions: DataFrame, cfg: Config | EnforcementConfig) -> DataFrame:
+    """STATEMENTS of `actions` built from the committed action log, not from the plan: a retry after a
+    kill builds the statements of the actions as they were logged, with their original decision time."""
+    logged = action_log.join(actions.select("action_id"), "action_id", "left_semi")
+    return statements_frame(logged, cfg)
 
 
 def _with_utc_time(row: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ DOCS_PATH = Path("docs") / "features.md"
 """The committed, generated feature reference, relative to the repository root (tests check it equals
 render_docs()). Relative on purpose: an installed wheel holds no docs/, so the path is the checkout's."""
 
+# The schema of the `features` table: its entry in genuine.core.catalog (keys, path) names this as its owner.
 FEATURE_TABLE = StructType(KEY_COLUMNS + [StructField(f.name, f.dtype, True) for f in ALL_FEATURES]
                            + LINEAGE_COLUMNS)
 

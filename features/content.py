@@ -2,7 +2,7 @@
 
 Four groups, all per account:
 
-- Text statistics (features/text_stats.py): per post, then averaged over the account's posts that have
+- Text statistics (genuine/lib/text_stats.py): per post, then averaged over the account's posts that have
   text. A post's text is its `text_fields` (title and body by default) joined by a newline.
 - Template reuse: share of the account's posts whose normalized text (lower case, numbers -> 0, only
   letters and digits) equals that of another of its own posts, or is a MinHash near-duplicate of one
@@ -19,45 +19,17 @@ Near-duplicate text across accounts (MinHash LSH)
 Corpus: posts, plus comments when `near_dup.include_comments` (comment farms paste the same lines).
 A document takes part only if its normalized text has at least `near_dup.min_chars` characters: very
 short texts ("好看!", "nice") are shared by chance and would make giant, meaningless clusters.
-
-1. Exact copies collapse first: documents are keyed by sha2 of their normalized text, and LSH runs over
-   DISTINCT texts. A slogan pasted by a million accounts is one row, not a million-squared pairs.
-2. Character `shingle_chars`-shingles, as 64-bit hashes -> feature indices (hash mod `hash_features`)
-   -> MLlib's MinHash family with `bands * rows_per_band` functions (seeded, so reproducible),
-   evaluated per Arrow batch in NumPy with MLlib's own coefficients (`minhash_signatures`: the same
-   values as MinHashLSHModel.transform, ~10x cheaper).
-3. Banding instead of `approxSimilarityJoin`: MLlib's join makes a candidate of any pair that agrees on
-   ONE min-hash, i.e. with probability ~ their Jaccard similarity per table, so unrelated texts sharing
-   common shingles would flood the join at scale. We AND `rows_per_band` hashes into a band key, and a
-   pair becomes a candidate when it shares a bucket in at least `min_shared_bands` of the `bands` bands
-   (MMDS ch. 3 with a threshold on the OR): candidate probability P(Binomial(b, s^r) >= m). The
-   defaults (30 bands x 6 rows, m = 2) give 0.883 at Jaccard s = 0.7, 0.979 at 0.75, 0.9987 at 0.8, but
-   0.080 at s = 0.5, 0.007 at 0.4 and ~0 below. The curve is that steep because most pairs that share
-   a bucket are only loosely similar (texts filled in from the same phrase banks and templates). Measured
-   at 1M simulated accounts (6.9M distinct texts, 206M band rows): with m = 1 there were 140M distinct
-   candidates, of which 5 % had s >= 0.7 and the median s was 0.42; verifying them moved ~600 bytes of
-   shingle set per candidate twice through a shuffle and filled the disk. m = 2 removes the candidates
-   that share a single band by chance (x4.7 fewer at s = 0.5, x17 at 0.4) and costs nothing extra: the
-   per-pair band count is the aggregation that de-duplicates the candidates anyway. The price is recall
-   near the threshold (~10 % of the pairs at s = 0.7, ~2 % at 0.75, ~0.1 % at 0.8); at 1M accounts it
-   gave 16.4M candidates instead of 140M and 4.97M verified pairs instead of ~7.0M (estimated from a
-   0.1 % sample of the m = 1 candidates: 80 % of their verified pairs had 0.7 <= s < 0.8, the part of the
-   curve that gives way). Clearly copied texts (s >= 0.8) are all but always found, and exact copies
-   need no LSH at all (step 1). Every candidate is then verified with the exact
-   Jaccard distance of the shingle sets against `max_jaccard_distance`: no false positives; a true pair
-   is missed only with the LSH miss probability above.
-4. Skew cap: a band bucket holding more than `max_bucket_size` texts does not emit all its pairs; each
-   member is compared with the bucket's representative (its smallest id) only. Cost stays linear in
-   such a bucket; near-duplicate links inside it are then a star, which connected components would
-   still join into one cluster, and true near-duplicates usually also meet in a smaller bucket of
-   another band. So raw candidates per text are at most bands x max_bucket_size: linear in texts. The
-   cap is 16: at 1M accounts the buckets of 17-64 texts alone emitted 250M of the 400M raw pairs.
+Exact copies collapse first: documents are keyed by sha2 of their normalized text, and LSH runs over
+DISTINCT texts. A slogan pasted by a million accounts is one row, not a million-squared pairs. The
+search itself (shingles, MinHash, banding with `min_shared_bands`, the bucket cap, the exact Jaccard
+check, and what each knob costs and buys, measured at 1M accounts) is genuine/lib/near_dup.py; its
+knobs are `near_dup` in the config.
 
 Per account, with the account's own (eligible) documents:
 - `near_dup_other_accounts`: distinct OTHER accounts that posted a text equal or near-identical to one
   of its texts (union over all its texts);
 - `near_dup_cluster_accounts`: for each of its texts, the distinct accounts (itself included) among that
-  text and its near-duplicates, ONE hop (not connected components: features/graph.py
+  text and its near-duplicates, ONE hop (not connected components: genuine/lib/graph.py
   `connected_components` can replace this later); the maximum over its texts. 1 = nobody else posts its
   texts; 0 = it has no text long enough to compare.
 Both are distinct counts over possibly huge account sets. To keep them linear in documents + links
@@ -82,35 +54,28 @@ Accounts without posts get 0 for every count and NULL for every mean or share.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from functools import reduce
 from typing import Literal
 
-import numpy as np
-import pyarrow as pa
 from pydantic import Field, model_validator
-from pyspark.ml.feature import MinHashLSH
-from pyspark.ml.linalg import Vectors
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DoubleType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from genuine.core.config import Strict
 from genuine.core.errors import ContentInputError
 from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import text_stats as ts
-from genuine.lib.graph import materialize
+from genuine.lib.checkpoint import materialize
+from genuine.lib.near_dup import LshParams, near_duplicates, own_pairs
 
 log = logging.getLogger(__name__)
 
 FAMILY: Family = "content"
-# org.apache.spark.ml.feature.MinHashLSH.HASH_PRIME (not reachable from Python): the modulus of MLlib's
-# MinHash family, needed to evaluate that family outside the JVM (minhash_signatures).
-MLLIB_HASH_PRIME = 2038074743
 
 
 class NearDupConfig(Strict):
-    """`features.content.near_dup`: MinHash LSH over character shingles, and its cost knobs."""
+    """`features.content.near_dup`: which texts are compared, and the knobs of the search (lib/near_dup.py)."""
 
     include_comments: bool = Field(True, description="comments join posts in the cross-account corpus")
     min_chars: int = Field(20, ge=1, description="normalized characters a text needs to be compared")
@@ -131,6 +96,14 @@ class NearDupConfig(Strict):
         if self.min_shared_bands > self.bands:
             raise ValueError("near_dup.min_shared_bands must be <= near_dup.bands")
         return self
+
+    @property
+    def lsh(self) -> LshParams:
+        """The knobs of the search itself, for genuine/lib/near_dup.py."""
+        return LshParams(shingle_chars=self.shingle_chars, hash_features=self.hash_features, bands=self.bands,
+                         rows_per_band=self.rows_per_band, min_shared_bands=self.min_shared_bands,
+                         max_bucket_size=self.max_bucket_size, max_jaccard_distance=self.max_jaccard_distance,
+                         seed=self.seed)
 
 
 class ContentConfig(Strict):
@@ -203,23 +176,11 @@ def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFr
              "<= %.2f, min %d chars, bucket cap %d", nd.bands, nd.rows_per_band, nd.min_shared_bands,
              nd.shingle_chars, nd.max_jaccard_distance, nd.min_chars, nd.max_bucket_size)
 
-    # Each intermediate below feeds several parts; materialized once (graph.materialize: a checkpoint,
-    # nothing left cached) instead of recomputed per consumer, which tripled the family's cost.
+    # Each intermediate below feeds several parts; materialized once (lib/checkpoint.materialize: a
+    # checkpoint, nothing left cached) instead of recomputed per consumer, which tripled the family's cost.
     texts = materialize(post_texts(posts, cfg), local_checkpoints=cfg.local_checkpoints)
     docs = near_dup_documents(texts, interactions, cfg)
-    # The LSH stage works on a 64-bit id per distinct text instead of its 64-character key: candidate
-    # pairs are shuffled, de-duplicated and joined several times, and two longs are a fraction of two
-    # hex strings. Only the verified pairs are mapped back to keys.
-    ids = materialize(docs.select("key", "norm").distinct().withColumn("_id", F.monotonically_increasing_id()),
-                      local_checkpoints=cfg.local_checkpoints)
-    shingles = materialize(shingle_sets(ids.select(F.col("_id").alias("key"), "norm"), nd),
-                           local_checkpoints=cfg.local_checkpoints)
-    bands = materialize(minhash_bands(shingles, nd), local_checkpoints=cfg.local_checkpoints)
-    id_pairs = near_dup_pairs(bands, shingles, nd)
-    key_a = ids.select(F.col("_id").alias("key_a"), F.col("key").alias("_ka"))
-    key_b = ids.select(F.col("_id").alias("key_b"), F.col("key").alias("_kb"))
-    pairs = materialize(id_pairs.join(key_a, "key_a").join(key_b, "key_b")
-                        .select(F.col("_ka").alias("key_a"), F.col("_kb").alias("key_b")),
+    pairs = materialize(near_duplicates(docs, nd.lsh, local_checkpoints=cfg.local_checkpoints),
                         local_checkpoints=cfg.local_checkpoints)
     own_texts = texts.where(F.char_length("norm") >= nd.min_chars).select("account_id", "key").distinct()
 
@@ -255,124 +216,6 @@ def near_dup_documents(texts: DataFrame, interactions: DataFrame, cfg: ContentCo
                     .withColumn("key", F.sha2("norm", 256)))
         docs = docs.unionByName(comments)
     return docs.where((F.char_length("norm") >= cfg.near_dup.min_chars) & F.col("account_id").isNotNull())
-
-
-def shingle_sets(texts: DataFrame, nd: NearDupConfig) -> DataFrame:
-    """Distinct (key, norm) -> (key, shingles): the sorted shingle hashes (text_stats.shingle_hashes)."""
-    return texts.select("key", ts.shingle_hashes(F.col("norm"), nd.shingle_chars).alias("shingles"))
-
-
-def mllib_minhash_coefficients(spark: SparkSession, nd: NearDupConfig) -> np.ndarray:
-    """(a, b) of each of MLlib's `bands * rows_per_band` MinHash functions for `nd.seed`, shape (k, 2).
-
-    Read from a fitted MinHashLSHModel (fitting needs only the vector size: one dummy row).
-    """
-    dummy = spark.createDataFrame([(Vectors.sparse(nd.hash_features, [0], [1.0]),)], ["_vec"])
-    model = MinHashLSH(inputCol="_vec", outputCol="_hashes", numHashTables=nd.bands * nd.rows_per_band,
-                       seed=nd.seed).fit(dummy)
-    java = model._java_obj
-    if java is None:
-        raise RuntimeError("MinHashLSH.fit returned a model without its JVM object")
-    return np.array([(c._1(), c._2()) for c in java.randCoefficients()], dtype=np.int64)
-
-
-def minhash_signatures(shingles: DataFrame, nd: NearDupConfig) -> DataFrame:
-    """(key, shingles) -> (key, _h): the `bands * rows_per_band` min-hashes of each non-empty shingle set.
-
-    The hash family, coefficients and values are MLlib's MinHashLSH (h(i) = ((1 + i) * a + b) mod
-    MLLIB_HASH_PRIME over the set's feature indices, index = shingle hash mod `hash_features`, as the
-    hashing trick of HashingTF does); tests check equality with MinHashLSHModel.transform. They are
-    computed per Arrow batch in NumPy because MLlib's transform costs ~0.4 ms of CPU per text with 180
-    functions (a boxed Scala iterator per function) and was a third of the content family; here the
-    same values cost a few tens of microseconds.
-    """
-    coefs = mllib_minhash_coefficients(shingles.sparkSession, nd)
-    n_features = nd.hash_features
-    key_type = shingles.schema["key"].dataType
-    out_schema = StructType([StructField("key", key_type, True),
-                             StructField("_h", ArrayType(LongType(), False), False)])
-
-    def sign(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        k = len(coefs)
-        for batch in batches:
-            col = batch.column("shingles")
-            n = len(batch)
-            offsets = col.offsets.to_numpy().astype(np.int64)
-            offsets -= offsets[0]
-            if col.null_count or (n and np.any(np.diff(offsets) == 0)):
-                raise ValueError("minhash_signatures: every text needs at least one shingle")
-            flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
-            idx = np.mod(flat, n_features) + 1
-            out = np.empty((n, k), dtype=np.int64)
-            if n:
-                starts = offsets[:-1]
-                for j in range(k):
-                    out[:, j] = np.minimum.reduceat((idx * coefs[j, 0] + coefs[j, 1]) % MLLIB_HASH_PRIME, starts)
-            hashes = pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
-                                              pa.array(out.ravel()))
-            yield pa.RecordBatch.from_arrays([batch.column("key"), hashes], schema=pa.schema(
-                [pa.field("key", batch.schema.field("key").type), pa.field("_h", pa.list_(pa.int64()), False)]))
-
-    return shingles.select("key", "shingles").mapInArrow(sign, out_schema)
-
-
-def minhash_bands(shingles: DataFrame, nd: NearDupConfig) -> DataFrame:
-    """(key, shingles) -> (key, bucket): one bucket row per text per LSH band."""
-    r = nd.rows_per_band
-    # Band j's bucket is a 64-bit hash of (j, its r min-hashes); a collision only adds a candidate,
-    # which the exact verification then rejects.
-    band_keys = F.transform(F.sequence(F.lit(0), F.lit(nd.bands - 1)),
-                            lambda j: F.xxhash64(j, F.slice("_h", j * r + 1, F.lit(r))))
-    return minhash_signatures(shingles, nd).select("key", F.explode(band_keys).alias("bucket"))
-
-
-def near_dup_pairs(bands: DataFrame, shingles: DataFrame, nd: NearDupConfig) -> DataFrame:
-    """Verified near-duplicate text pairs (key_a, key_b), key_a < key_b, from distinct (key, bucket) rows.
-
-    Oversized buckets link members to the representative only (see module docstring).
-    """
-    w = Window.partitionBy("bucket")
-    sized = (bands.withColumn("_n", F.count(F.lit(1)).over(w)).withColumn("_rep", F.min("key").over(w))
-             .where(F.col("_n") >= 2))
-    # Small buckets: all pairs, by a self-join on the bucket (at most max_bucket_size^2 / 2 per bucket).
-    small = sized.where(F.col("_n") <= nd.max_bucket_size).select("bucket", "key")
-    a = small.select(F.col("bucket").alias("_ab"), F.col("key").alias("key_a"))
-    pairs_small = (a.join(small, (F.col("_ab") == F.col("bucket")) & (F.col("key_a") < F.col("key")))
-                   .select("key_a", F.col("key").alias("key_b")))
-    pairs_large = (sized.where((F.col("_n") > nd.max_bucket_size) & (F.col("key") != F.col("_rep")))
-                   .select(F.col("_rep").alias("key_a"), F.col("key").alias("key_b")))
-    # A pair emitted by one band only is dropped (min_shared_bands, module docstring): the count is one
-    # aggregation that replaces the distinct it needs anyway.
-    candidates = (pairs_small.unionByName(pairs_large).groupBy("key_a", "key_b")
-                  .agg(F.count(F.lit(1)).alias("_bands")).where(F.col("_bands") >= nd.min_shared_bands)
-                  .select("key_a", "key_b"))
-    sa = shingles.select(F.col("key").alias("key_a"), F.col("shingles").alias("_sa"))
-    sb = shingles.select(F.col("key").alias("key_b"), F.col("shingles").alias("_sb"))
-    inter = F.size(F.array_intersect("_sa", "_sb"))
-    union = F.size(F.array_union("_sa", "_sb"))
-    return (candidates.join(sa, "key_a").join(sb, "key_b")
-            .where(1 - inter / union <= nd.max_jaccard_distance)
-            .select("key_a", "key_b"))
-
-
-def own_pairs(members: DataFrame, pairs: DataFrame) -> DataFrame:
-    """(account_id, key_a, key_b): verified near-duplicate pairs whose two texts the account both posted.
-
-    Taken from the one cross-account pass instead of a second LSH pass per account (which sorted every
-    account's texts x bands again and cost as much as the whole cross-account pass). Each pair is
-    expanded from its endpoint with fewer posters, so a viral text with a million posters costs the
-    posters of its rarer partner, not a million rows per pair.
-    """
-    users = members.groupBy("key").agg(F.count(F.lit(1)).alias("_u"))
-    ua = users.select(F.col("key").alias("key_a"), F.col("_u").alias("_ua"))
-    ub = users.select(F.col("key").alias("key_b"), F.col("_u").alias("_ub"))
-    a_first = F.col("_ua") <= F.col("_ub")
-    sided = (pairs.join(ua, "key_a").join(ub, "key_b")
-             .select("key_a", "key_b", F.when(a_first, F.col("key_a")).otherwise(F.col("key_b")).alias("key"),
-                     F.when(a_first, F.col("key_b")).otherwise(F.col("key_a")).alias("_other")))
-    other = members.select("account_id", F.col("key").alias("_other"))
-    return (sided.join(members, "key").join(other, ["account_id", "_other"], "left_semi")
-            .select("account_id", "key_a", "key_b"))
 
 
 def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:

@@ -20,6 +20,7 @@ from genuine.core.config import Config, Strict, _explain
 from genuine.core.errors import ConfigError
 from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import graph
+from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def _follow_features(ids: DataFrame, edges: DataFrame, algo: AlgorithmConfig) ->
 # --- account-device graph ------------------------------------------------------------------------
 
 def _device_features(sessions: DataFrame, algo: AlgorithmConfig) -> DataFrame:
-    ad = graph.materialize(sessions.where(F.col("account_id").isNotNull() & F.col("device_hash").isNotNull())
+    ad = materialize(sessions.where(F.col("account_id").isNotNull() & F.col("device_hash").isNotNull())
                            .select("account_id", "device_hash").distinct(),
                            local_checkpoints=algo.local_checkpoints)
     per_device = ad.groupBy("device_hash").agg(F.count("*").alias("n"))
@@ -240,7 +241,7 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     account is not in a graph. Events must already be filtered to the snapshot time.
 
     Not lazy: the graph algorithms iterate with Spark jobs while this runs, and the graph inputs are
-    materialized once (graph.materialize); the returned DataFrame is a plan over those results.
+    materialized once (lib/checkpoint.materialize); the returned DataFrame is a plan over those results.
     """
     acc = accounts.select("account_id").distinct()
     algo = cfg.algorithms
@@ -248,10 +249,10 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     # Graph inputs are read by several algorithms: computed once (and freed when no longer referenced).
     local = algo.local_checkpoints
     coord = _coordination_features(
-        graph.materialize(coordination_edges(interactions, cfg.coordination), local_checkpoints=local), algo)
+        materialize(coordination_edges(interactions, cfg.coordination), local_checkpoints=local), algo)
 
-    fe = graph.materialize(follow_edges(interactions), local_checkpoints=local)
-    ids = graph.materialize(
+    fe = materialize(follow_edges(interactions), local_checkpoints=local)
+    ids = materialize(
         acc.select(F.col("account_id").alias("id")).where(F.col("id").isNotNull())
         .union(fe.select(F.col("src").alias("id"))).union(fe.select(F.col("dst").alias("id"))).distinct(),
         local_checkpoints=local)

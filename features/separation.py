@@ -31,13 +31,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+import matplotlib
+import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from matplotlib.figure import Figure
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from genuine.core.config import Strict
+from genuine.core.errors import TruthError
+from genuine.features.catalog import ALL_FEATURES, FEATURE_NAMES
 from genuine.features.registry import FAMILIES, Feature
 
 log = logging.getLogger(__name__)
@@ -141,6 +147,30 @@ def write_report(aucs: pd.DataFrame, registry: list[Feature], out_dir: Path, cfg
     return SeparationReport(md, heatmaps, aucs)
 
 
+def read_truth(spark: SparkSession, truth: Path, scfg: SeparationConfig) -> DataFrame:
+    """The ground-truth table (account_id + group columns), checked before any work is done on it."""
+    df = spark.read.parquet(str(truth.resolve()))
+    needed = ["account_id", scfg.group_column, scfg.population_column]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise TruthError(f"{truth} lacks column(s) {missing} (has {df.columns}); see features.separation in conf")
+    return df.select(*needed)
+
+
+def separation_report(snapshot: DataFrame, truth: DataFrame, snapshot_date: date, truth_path: Path,
+                      reports_root: str | Path, scfg: SeparationConfig) -> SeparationReport:
+    """Per-feature AUCs of one stored snapshot against the ground truth, as Markdown + heatmaps under
+    <reports_root>/<out_dir>/<snapshot date> (an absolute out_dir wins)."""
+    aucs = separation_aucs(snapshot, truth, FEATURE_NAMES, baseline=scfg.baseline,
+                           group_column=scfg.group_column, population_column=scfg.population_column)
+    table = pd.DataFrame(aucs.toPandas())   # one row per (feature, group): a few hundred rows
+    if table.empty:
+        log.warning("no account of snapshot %s is in %s or no group other than %r: empty separation report",
+                    snapshot_date, truth_path, scfg.baseline)
+    out_dir = Path(reports_root, scfg.out_dir, snapshot_date.isoformat())
+    return write_report(table, ALL_FEATURES, out_dir, scfg, f"snapshot {snapshot_date}, truth {truth_path.name}")
+
+
 def _populations(aucs: pd.DataFrame) -> dict[str, list[str]]:
     """population -> its groups (strategies first, then its pool), in a stable order."""
     out: dict[str, list[str]] = {}
@@ -156,16 +186,11 @@ def _pivot(aucs: pd.DataFrame, order: list[str], groups: list[str]) -> pd.DataFr
 
 def _heatmap(aucs: pd.DataFrame, order: list[str], family: dict[str, str], pop: str, groups: list[str],
              path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     grid = _pivot(aucs, order, groups)
     values = grid.to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(groups) + 4.5, 0.24 * len(order) + 2.0))
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#dddddd")   # grey: no AUC (one side has no value)
+    fig = Figure(figsize=(1.2 * len(groups) + 4.5, 0.24 * len(order) + 2.0))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#dddddd")   # grey: no AUC (one side has no value)
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(groups)), groups, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(order)), [f"{n}  ({family[n]})" for n in order], fontsize=7)
@@ -181,7 +206,6 @@ def _heatmap(aucs: pd.DataFrame, order: list[str], family: dict[str, str], pop: 
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="AUC")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -6,6 +6,7 @@ so no family can leak later events into training.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
@@ -15,13 +16,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from genuine.core.config import Strict
+from genuine.core.errors import NoEventsError
 from genuine.features.behaviour import BehaviourConfig, behaviour_features
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
 from genuine.features.content import ContentConfig, content_features
 from genuine.features.network import NetworkConfig, network_features
 from genuine.features.registry import FAMILIES, Family
 from genuine.features.reports import ReportsConfig, report_features
-from genuine.features.separation import SeparationConfig
+from genuine.features.separation import SeparationConfig, SeparationReport
+
+log = logging.getLogger(__name__)
 
 
 class SnapshotConfig(Strict):
@@ -60,6 +64,41 @@ class FamilyConfigs:
     @classmethod
     def of(cls, features: FeaturesConfig) -> FamilyConfigs:
         return cls(features.behaviour, features.content, features.network, features.reports)
+
+
+@dataclass
+class FeatureRun:
+    """What a feature job run wrote (or, retried, finds it wrote)."""
+
+    run_id: str
+    snapshot_date: date | None              # None only for a retry whose snapshot was since replaced
+    accounts: int
+    version: int | None
+    input_versions: dict[str, int]
+    skipped: str | None = None              # why nothing was written (retry of a committed run)
+    report: SeparationReport | None = None
+
+
+def committed_run(rows: DataFrame, run_id: str) -> FeatureRun:
+    """The run a committed run id wrote, from its rows in the feature table (a retry returns this)."""
+    head = rows.select("snapshot_date", "input_versions").limit(1).collect()
+    n = rows.count()
+    if not head:
+        log.warning("run %s committed a snapshot that a later run has since replaced", run_id)
+        return FeatureRun(run_id, None, 0, None, {}, skipped="committed, since replaced")
+    return FeatureRun(run_id, head[0]["snapshot_date"], n, None, dict(head[0]["input_versions"] or {}),
+                      skipped="txn already committed")
+
+
+def default_snapshot_date(interactions: DataFrame, posts: DataFrame) -> date:
+    """The UTC day of the latest post or interaction."""
+    row = interactions.select(F.max("created_at").alias("t")).unionByName(
+        posts.select(F.max("created_at").alias("t"))).agg(F.max("t")).first()
+    latest = row[0] if row is not None else None
+    if latest is None:
+        raise NoEventsError("no posts or interactions in the raw tables: ingest an export first "
+                            "(`genuine ingest EXPORT_DIR`)")
+    return latest.date()
 
 
 def end_of_day(d: date) -> datetime:

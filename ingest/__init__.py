@@ -15,10 +15,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from genuine.core import catalog
 from genuine.core.lake import Lake
 from genuine.core.ledger import RunLedger
 from genuine.core.privacy import load_key
-from genuine.core.schemas import ENTITY_KEYS, QUARANTINE, RAW_SCHEMAS, RAW_TABLE
+from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
 from genuine.ingest.reader import discover, probe, read_records
 from genuine.ingest.validate import (
     accepted_rows,
@@ -96,8 +97,9 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
             known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
             known_posts.count()
         rows = accepted_rows(checked, entity, ledger.run_id)
-        result = lake.merge(table, rows, keys=ENTITY_KEYS[entity], when_matched="ignore",
-                            schema=RAW_SCHEMAS[entity], txn=("ingest", ledger.run_id))
+        keys, when_matched = catalog.table(table).merge_on()
+        result = lake.merge(table, rows, keys=keys, when_matched=when_matched, schema=RAW_SCHEMAS[entity],
+                            txn=("ingest", ledger.run_id))
         ledger.wrote(table, result)
         report.versions[table] = result.version
         bad = quarantine_rows(checked, ledger.run_id, now).cache()
@@ -116,7 +118,9 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     for other in quarantine[1:]:
         all_bad = all_bad.unionByName(other)
     report.reasons = {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-    result = lake.merge("quarantine", all_bad, keys=["quarantine_id"], when_matched="ignore", schema=QUARANTINE,
+    quarantined = catalog.table("quarantine")
+    keys, when_matched = quarantined.merge_on()
+    result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
                         txn=("ingest", ledger.run_id))
     ledger.wrote("quarantine", result)
     report.versions["quarantine"] = result.version

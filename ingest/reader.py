@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -72,8 +73,6 @@ def _probe(item: tuple[str, str]) -> tuple[str, str | None, str]:
         if fmt == "unknown":
             return path, "unreadable_file", "unsupported file type (expected .jsonl[.gz], .json[.gz] or .parquet)"
         if fmt == "parquet":
-            import pyarrow.parquet as pq
-
             pf = pq.ParquetFile(path)
             for i in range(pf.num_row_groups):
                 pf.read_row_group(i)

@@ -16,10 +16,9 @@ from pyspark.sql import SparkSession
 from genuine.core.config import Config
 from genuine.core.errors import StatementExportError
 from genuine.enforcement.config import enforcement_config
-from genuine.enforcement.schemas import ACTION_LOG
 from genuine.enforcement.statements import ExportResult, export_statements
 from genuine.jobs.common import base_parser, config_from, job
-from genuine.jobs.enforce import read_pinned
+from genuine.jobs.io import read_pinned
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def run(cfg: Config, since: date | str, out: str | Path, run_id: str | None = No
     """Statements of the action log (at the version recorded in the ledger, so an export names exactly
     what it was made from)."""
     with job("export-statements", cfg, {"since": str(since), "out": str(out)}, run_id, spark) as ctx:
-        actions = read_pinned(ctx.lake, ctx.ledger, "action_log", ACTION_LOG)
+        actions = read_pinned(ctx.lake, ctx.ledger, "action_log")
         result = export_statements(actions, since, out, enforcement_config(cfg))
         ctx.ledger.count("statements", result.written)
         ctx.ledger.count("no_statement_needed", result.skipped)

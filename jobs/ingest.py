@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pyspark.sql import SparkSession
+
 from genuine.core.config import Config
 from genuine.ingest import IngestReport, ingest
 from genuine.jobs.common import base_parser, config_from, job
@@ -13,7 +15,8 @@ from genuine.jobs.common import base_parser, config_from, job
 log = logging.getLogger(__name__)
 
 
-def run(cfg: Config, export_dir: str | Path, run_id: str | None = None, spark=None) -> IngestReport:
+def run(cfg: Config, export_dir: str | Path, run_id: str | None = None,
+        spark: SparkSession | None = None) -> IngestReport:
     with job("ingest", cfg, {"export_dir": str(export_dir)}, run_id, spark) as ctx:
         report = ingest(ctx.lake, export_dir, ctx.ledger)
     return report

@@ -15,10 +15,12 @@ from datetime import UTC, date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from genuine.core import tracking
 from genuine.core.config import Config
-from genuine.core.errors import SnapshotNotFound, TableNotFound
+from genuine.core.errors import TableNotFound
 from genuine.core.lake import WriteResult
 from genuine.jobs.common import base_parser, config_from, job
+from genuine.models.scoring import SCORES, load_champion, pick_snapshot, score_with_champion, scoring_key
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +39,16 @@ class ScoreRun:
     table: str
 
 
-def scoring_key(snapshot: date, feature_version: int, model_name: str, model_version: str) -> str:
-    return f"{snapshot}:features@{feature_version}:{model_name}@{model_version}"
-
-
 def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
         spark: SparkSession | None = None) -> ScoreRun:
-    from genuine.models.account_model import configure_mlflow
-    from genuine.models.scoring import SCORES, load_champion, score_with_champion
-
     with job("score", cfg, {"snapshot": str(snapshot) if snapshot else None}, run_id, spark) as ctx:
         lake = ctx.lake
         fv = ctx.ledger.read("features")
         if fv is None:
             raise TableNotFound(f"no feature table at {cfg.table('features')}: run `genuine features` first")
         feats = lake.read("features", version=fv)
-        snapshots = sorted(r[0] for r in feats.select("snapshot_date").distinct().collect() if r[0] is not None)
-        if not snapshots:
-            raise SnapshotNotFound(f"feature table version {fv} holds no snapshot: run `genuine features` first")
-        snap = snapshot or snapshots[-1]
-        if snap not in snapshots:
-            raise SnapshotNotFound(f"no snapshot {snap} in feature table version {fv}; it holds "
-                                   f"{', '.join(map(str, snapshots[-5:]))}{' ...' if len(snapshots) > 5 else ''}")
-        champ = load_champion(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model)
+        snap = pick_snapshot(feats, fv, snapshot)
+        champ = load_champion(tracking.configure(cfg.mlflow), cfg.mlflow.account_model)
         key = scoring_key(snap, fv, champ.name, champ.version)
         txn = ("score", key)
         if lake.already_committed("scores", txn):

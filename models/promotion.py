@@ -17,21 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from genuine.core.errors import MissingColumnsError
-from genuine.models.account_model import (
-    HOLDOUT_ARTIFACT,
-    GatesConfig,
-    Thresholds,
-    _finite,
-    _require,
-    evaluate_scores,
-)
+from genuine.core import tracking
+from genuine.core.errors import MissingColumnsError, VersionNotFound
+from genuine.models.config import GatesConfig
+from genuine.models.evaluation import evaluate_scores, finite_metrics
+from genuine.models.labels import require_columns
+from genuine.models.pyfunc import load_pyfunc
+from genuine.models.thresholds import Thresholds
+from genuine.models.training import HOLDOUT_ARTIFACT
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +52,8 @@ class PromotionDecision:
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
     """Version behind an alias, or None when the alias is not set."""
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    mv = tracking.version_by_alias(client, name, alias)
+    return None if mv is None else str(mv.version)
 
 
 def load_holdout(client: MlflowClient, run_id: str) -> pd.DataFrame:
@@ -71,10 +67,10 @@ def evaluate_version(client: MlflowClient, name: str, version: str, holdout: pd.
     """Score the holdout with one registered version at that version's own thresholds."""
     mv = client.get_model_version(name, version)
     thresholds = Thresholds.from_tags(mv.tags)
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    model = load_pyfunc(tracking.version_uri(name, version))
     schema = model.metadata.get_input_schema()
     cols = schema.input_names() if schema is not None else []
-    _require(holdout.columns, [*cols, "y"], f"holdout (for {name} v{version})")
+    require_columns(holdout.columns, [*cols, "y"], f"holdout (for {name} v{version})")
     scores = np.asarray(model.predict(holdout[cols].astype("float64")), dtype="float64")
     return evaluate_scores(holdout, scores, thresholds)
 
@@ -149,9 +145,9 @@ def promote(client: MlflowClient, name: str, new_version: str | int, holdout: pd
                          "decision": "promoted" if promoted else "rejected", "forced": str(force and not passed)})
         mlflow.log_params({f"gates.{k}": json.dumps(v) if isinstance(v, dict) else v
                            for k, v in gates.model_dump(mode="json").items()})
-        mlflow.log_metrics(_finite({f"challenger.{k}": v for k, v in challenger.items()}))
+        mlflow.log_metrics(finite_metrics({f"challenger.{k}": v for k, v in challenger.items()}))
         if champion is not None:
-            mlflow.log_metrics(_finite({f"champion.{k}": v for k, v in champion.items()}))
+            mlflow.log_metrics(finite_metrics({f"champion.{k}": v for k, v in champion.items()}))
         mlflow.log_text("\n".join(lines) + "\n", "promotion/decision.txt")
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "holdout_ids.txt"
@@ -168,5 +164,22 @@ def promote(client: MlflowClient, name: str, new_version: str | int, holdout: pd
                              champion, run_id)
 
 
+def promote_registered(client: MlflowClient, name: str, version: str, gates: GatesConfig, *,
+                       force: bool = False, store: str = "") -> PromotionDecision:
+    """Re-run the gates for a registered version against the current champion, on the holdout that
+    version's training run logged (no Spark: everything needed is in the MLflow store, named `store`
+    in the error when the version does not exist)."""
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise VersionNotFound(f"{name} has no version {version} in {store}") from None
+    if not mv.run_id:
+        raise VersionNotFound(f"{name} version {version} has no training run: not trained by genuine")
+    decision = promote(client, name, str(mv.version), load_holdout(client, mv.run_id), gates, force=force)
+    log.info("promotion of %s v%s: %s, champion %s -> %s", name, mv.version,
+             "promoted" if decision.promoted else "rejected", decision.champion_before, decision.champion_after)
+    return decision
+
+
 __all__ = ["CHALLENGER", "CHAMPION", "PromotionDecision", "alias_version", "check_gates",
-           "evaluate_version", "load_holdout", "promote"]
+           "evaluate_version", "load_holdout", "promote", "promote_registered"]

@@ -1,6 +1,6 @@
 """What the champion is worth, per strategy, read back from the MLflow store.
 
-The figures are the ones the champion's training run logged (`models.account_model.train_account_model`):
+The figures are the ones the champion's training run logged (`models.training.train_account_model`):
 nothing is recomputed here, so the demo, the notebook and a reviewer reading the MLflow UI see the same
 numbers.
 """
@@ -11,13 +11,16 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from genuine.core import tracking
 from genuine.core.errors import NoChampionError
-from genuine.models.account_model import Thresholds
+from genuine.models.thresholds import Thresholds
 
 SECTIONS = ("overall", "held_out_strategy", "strategy", "protected")
 """overall: the random holdout. held_out_strategy: leave-one-strategy-out (the recipe retrained without
@@ -57,13 +60,11 @@ def summary_from_metrics(metrics: Mapping[str, float]) -> pd.DataFrame:
     return out
 
 
-def _version(client: MlflowClient, name: str, alias: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        raise NoChampionError(f"no {name}@{alias} in the MLflow registry: run `genuine train` first") from None
+def _version(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+    mv = tracking.version_by_alias(client, name, alias)
+    if mv is None:
+        raise NoChampionError(f"no {name}@{alias} in the MLflow registry: run `genuine train` first")
+    return mv
 
 
 def champion_summary(client: MlflowClient, name: str, alias: str = "champion") -> pd.DataFrame:
@@ -78,8 +79,6 @@ def champion_summary(client: MlflowClient, name: str, alias: str = "champion") -
     return out
 
 
-
-
 def champion_plots(client: MlflowClient, name: str, dst: str | Path, alias: str = "champion") -> dict[str, Path]:
     """Download the plots the champion's training run logged (PR curve, calibration, score distribution,
     feature importance) into `dst`; name -> local PNG path."""
@@ -91,9 +90,6 @@ def champion_plots(client: MlflowClient, name: str, dst: str | Path, alias: str 
 def scores_overview(scores_uri: str) -> pd.DataFrame:
     """Accounts per band for every scoring run in the scores table, read with delta-rs (no Spark, no
     JVM: cheap enough for a notebook). Empty when the table does not exist yet."""
-    import pyarrow as pa
-    from deltalake import DeltaTable, QueryBuilder
-
     cols = ["snapshot_date", "model_name", "model_version", "feature_table_version", "scoring_run_id", "band",
             "accounts"]
     if not DeltaTable.is_deltatable(scores_uri):

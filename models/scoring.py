@@ -30,48 +30,19 @@ import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pyarrow as pa
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    ArrayType,
-    DateType,
-    DoubleType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
+from pyspark.sql.types import ArrayType, StructField, StructType
 
-from genuine.core.errors import MissingColumnsError, NoChampionError
-from genuine.models.account_model import REFERENCE_FILE, Thresholds, _require
+from genuine.core import tracking
+from genuine.core.errors import MissingColumnsError, NoChampionError, SnapshotNotFound
+from genuine.core.schemas import REASON, SCORES  # the scores table is declared with every table
+from genuine.models.labels import require_columns
+from genuine.models.pyfunc import REFERENCE_FILE, ensure_loadable
+from genuine.models.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
-
-REASON = StructType([
-    StructField("family", StringType(), True),
-    StructField("feature", StringType(), True),
-    StructField("value", DoubleType(), True),
-    StructField("human_percentile", DoubleType(), True),
-    StructField("human_p999", DoubleType(), True),
-    StructField("text", StringType(), True),
-])
-
-SCORES = StructType([
-    StructField("account_id", StringType(), True),
-    StructField("snapshot_date", DateType(), True),
-    StructField("score", DoubleType(), True),
-    StructField("band", StringType(), True),
-    StructField("model_name", StringType(), True),
-    StructField("model_version", StringType(), True),
-    StructField("model_run_id", StringType(), True),
-    StructField("feature_table_version", LongType(), True),
-    StructField("scoring_run_id", StringType(), True),
-    StructField("reasons", ArrayType(REASON, True), True),
-    StructField("scored_at", TimestampType(), True),
-])
 
 _TAIL_EPS = 1e-12
 
@@ -89,26 +60,46 @@ class ChampionModel:
 def load_champion(client: MlflowClient, name: str, alias: str = "champion") -> ChampionModel:
     """Resolve the alias once and pin the version, so a promotion during a scoring run cannot mix
     two models in one scores table."""
-    try:
-        mv = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    mv = tracking.version_by_alias(client, name, alias)
+    if mv is None:
         raise NoChampionError(f"no {name}@{alias} in the MLflow registry: run `genuine train` "
-                              "(its version must pass the promotion gates) first") from None
+                              "(its version must pass the promotion gates) first")
     return load_model_version(client, name, str(mv.version))
 
 
 def load_model_version(client: MlflowClient, name: str, version: str) -> ChampionModel:
-    """Everything scoring needs from one registered version (also what an audit replay re-loads)."""
+    """Everything scoring needs from one registered version (also what an audit replay re-loads).
+    Raises LegacyModelError when the executors could not unpickle it (registered by an older genuine)."""
     mv = client.get_model_version(name, version)
-    uri = f"models:/{name}/{mv.version}"
+    uri = tracking.version_uri(name, mv.version)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        ensure_loadable(uri, local)
         ref_path = next(local.rglob(REFERENCE_FILE), None)
         if ref_path is None:
             raise FileNotFoundError(f"{uri} holds no {REFERENCE_FILE}: not an account model")
         reference = json.loads(ref_path.read_text())
     return ChampionModel(name=name, version=str(mv.version), run_id=str(mv.run_id), model_uri=uri,
                          thresholds=Thresholds.from_tags(mv.tags), reference=reference)
+
+
+def pick_snapshot(features: DataFrame, feature_version: int, snapshot: dt.date | None = None) -> dt.date:
+    """`snapshot`, or the latest one the feature table version holds; SnapshotNotFound names the ones
+    it does hold."""
+    snapshots = sorted(r[0] for r in features.select("snapshot_date").distinct().collect() if r[0] is not None)
+    if not snapshots:
+        raise SnapshotNotFound(f"feature table version {feature_version} holds no snapshot: run `genuine features` first")
+    snap = snapshot or snapshots[-1]
+    if snap not in snapshots:
+        raise SnapshotNotFound(f"no snapshot {snap} in feature table version {feature_version}; it holds "
+                               f"{', '.join(map(str, snapshots[-5:]))}{' ...' if len(snapshots) > 5 else ''}")
+    return snap
+
+
+def scoring_key(snapshot: dt.date, feature_version: int, model_name: str, model_version: str) -> str:
+    """What identifies a scoring run: the same snapshot, feature table version and model version score
+    the same rows, so a run with a committed key writes nothing."""
+    return f"{snapshot}:features@{feature_version}:{model_name}@{model_version}"
 
 
 # --- bands ----------------------------------------------------------------------------------------
@@ -204,9 +195,9 @@ def with_reasons(df: DataFrame, reference: Mapping[str, Any], top_k: int | None 
     columns to return (default all); scoring keeps only its keys, so the feature values are not
     shipped back from Python."""
     spec = _spec(reference, top_k, min_tail_percentile)
-    _require(df.columns, spec.names, "frame to explain")
+    require_columns(df.columns, spec.names, "frame to explain")
     kept = list(df.columns) if keep is None else list(keep)
-    _require(df.columns, kept, "frame to explain")
+    require_columns(df.columns, kept, "frame to explain")
     out_schema = StructType([*[df.schema[c] for c in kept], StructField("reasons", ArrayType(REASON, True), True)])
     names = spec.names
 
@@ -230,7 +221,7 @@ def score_accounts(features_sdf: DataFrame, model_uri: str, thresholds: Threshol
     the lineage every enforcement decision must carry. `scored_at` is passed in (the job's clock,
     timezone-aware UTC) so that a re-run or an audit replay produces identical rows."""
     names = list(reference["feature_order"])
-    _require(features_sdf.columns, ["account_id", "snapshot_date", *names], "feature snapshot")
+    require_columns(features_sdf.columns, ["account_id", "snapshot_date", *names], "feature snapshot")
     spark = features_sdf.sparkSession
     predict = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="double", env_manager="local")
     # Long counts become double: the model's signature is all-double and NaN marks missing values.
@@ -262,5 +253,6 @@ def score_with_champion(features_sdf: DataFrame, champion: ChampionModel, *, fea
                           scored_at=scored_at, top_k=top_k, min_tail_percentile=min_tail_percentile)
 
 
-__all__ = ["REASON", "SCORES", "ChampionModel", "MissingColumnsError", "NoChampionError", "load_champion", "load_model_version", "reason_text",
+__all__ = ["REASON", "SCORES", "ChampionModel", "MissingColumnsError", "NoChampionError", "load_champion",
+           "load_model_version", "pick_snapshot", "reason_text", "scoring_key",
            "score_accounts", "score_with_champion", "with_band", "with_reasons"]

@@ -3,48 +3,34 @@
 from __future__ import annotations
 
 import logging
-import resource
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from genuine.devtools.bench.meter import SELF, ProcessMeter, largest_reaped_child_rss_mib
 from genuine.devtools.simulator.engine import simulate
 
 logger = logging.getLogger(__name__)
 
 
-def _rss_mib(who: int) -> float:
-    """Peak resident memory (ru_maxrss: KiB on Linux, bytes on macOS). For RUSAGE_CHILDREN it is the
-    largest single finished child, i.e. one worker process, not their sum."""
-    peak = resource.getrusage(who).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _cpu_seconds() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def bench(n_accounts: int, days: int, out_dir: str | Path, seed: int = 7, **kwargs: Any) -> dict[str, Any]:
-    """Simulate once and measure it.
+    """Simulate once and measure it (devtools/bench/meter.py).
 
-    Peak RSS values are high-water marks of this process and of its largest worker: run the benchmark in
-    a fresh process (as the CLI does) for figures that belong to this run alone. CPU seconds count the
-    parent and its workers, so throughput per core can be judged on a busy machine too.
+    CPU seconds count this process and its pool workers, so throughput per core can be judged on a busy
+    machine too. `peak_rss_mib` is this process's own peak during the run; `peak_rss_worker_mib` is the
+    high-water mark of its largest finished worker over the process's life: run the benchmark in a fresh
+    process (as the CLI does) for a figure that belongs to this run alone.
     """
-    cpu0 = _cpu_seconds()
-    began = time.perf_counter()
-    summary = simulate(n_accounts, days, seed, out_dir, **kwargs)
-    seconds = time.perf_counter() - began
-    cpu = _cpu_seconds() - cpu0
+    meter = ProcessMeter()
+    with meter.span() as r:
+        summary = simulate(n_accounts, days, seed, out_dir, **kwargs)
+    seconds, cpu = r.wall_s, r.cpu_s[SELF]
     result = {
         "accounts": n_accounts,
         "days": days,
         "wall_seconds": round(seconds, 2),
         "cpu_seconds": round(cpu, 2),
-        "peak_rss_mib": round(_rss_mib(resource.RUSAGE_SELF), 1),
-        "peak_rss_worker_mib": round(_rss_mib(resource.RUSAGE_CHILDREN), 1),
+        "peak_rss_mib": round(r.peak_rss_mib[SELF], 1),
+        "peak_rss_worker_mib": round(largest_reaped_child_rss_mib(), 1),
         "events": summary.events,
         "events_per_second": round(summary.events / seconds, 1) if seconds > 0 else None,
         "events_per_cpu_second": round(summary.events / cpu, 1) if cpu > 0 else None,

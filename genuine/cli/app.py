@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from genuine.cli import enforcement, features, models, text_detector
-from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
+from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg, make_table
 from genuine.core.config import Config
 from genuine.core.errors import JavaMissingError
 from genuine.core.logs import setup_logging
+from genuine.devtools.bench.simulate import bench as bench_simulator
+from genuine.devtools.demo import DemoResult
+from genuine.devtools.demo import run as run_demo
+from genuine.devtools.simulate import run as simulate_export
+from genuine.ingest import IngestReport
+from genuine.jobs import ingest as ingest_job
+
+if TYPE_CHECKING:   # only a type here; pandas costs a third of `genuine --help`
+    import pandas as pd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
@@ -29,19 +38,15 @@ def simulate(accounts: Annotated[int, typer.Option(help="number of accounts")] =
              out: Annotated[Path, typer.Option(help="export folder to write")] = Path("out/export"),
              env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Write a simulated platform export (+ ground truth in OUT/_truth)."""
-    from genuine.devtools.simulate import run
-
-    summary = run(load_cfg(env, set_), accounts, days, seed, out)
+    summary = simulate_export(load_cfg(env, set_), accounts, days, seed, out)
     console.print(f"export written to [bold]{out}[/bold]: {summary}")
 
 
 @app.command()
 def ingest(export_dir: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Load a platform export into the raw Delta tables; bad records go to quarantine."""
-    from genuine.jobs.ingest import run
-
     cfg = load_cfg(env, set_)
-    report = run(cfg, export_dir, run_id)
+    report = ingest_job.run(cfg, export_dir, run_id)
     _print_ingest(cfg, report)
 
 
@@ -52,10 +57,8 @@ def demo(accounts: Annotated[int | None, typer.Option(help="simulated accounts (
          out: Annotated[Path | None, typer.Option(help="simulated export folder (default demo.out)")] = None,
          env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Simulate a platform and run the whole pipeline on the embedded default, then say where it landed."""
-    from genuine.devtools.demo import run
-
     cfg = load_cfg(env, set_)
-    result = run(cfg, accounts, days, seed, out)
+    result = run_demo(cfg, accounts, days, seed, out)
     console.rule("genuine demo")
     sim = result.steps["simulate"]
     console.print(f"simulated export: [bold]{result.export_dir}[/bold] ({sim.n_accounts} accounts, {sim.days} "
@@ -64,7 +67,7 @@ def demo(accounts: Annotated[int | None, typer.Option(help="simulated accounts (
     _print_pipeline(cfg, result)
 
 
-def _print_pipeline(cfg: Config, result) -> None:
+def _print_pipeline(cfg: Config, result: DemoResult) -> None:
     td = result.steps["text_detector"]
     if td is None:
         console.print("text detector: [yellow]none[/yellow] (no corpus at text_detector.corpus): AI-text features null")
@@ -100,25 +103,31 @@ def _print_pipeline(cfg: Config, result) -> None:
 
 
 def _print_champion(cfg: Config) -> None:
-    from genuine.models.account_model import configure_mlflow
+    # MLflow is imported here, not at the top: it alone would triple the time of `genuine --help`.
+    from genuine.core import tracking
     from genuine.models.report import champion_summary
 
-    summary = champion_summary(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model)
-    t = Table(title=f"champion {summary.attrs['model_name']} version {summary.attrs['model_version']} "
+    console.print(champion_table(champion_summary(tracking.configure(cfg.mlflow), cfg.mlflow.account_model)))
+
+
+CHAMPION_COLUMNS = ("section", "name", "n", "pr_auc", "precision_auto", "recall_auto", "recall_review", "fpr_review")
+
+
+def champion_table(summary: pd.DataFrame) -> Table:
+    """The champion's figures per section (models/report.champion_summary) as a table."""
+    cols = list(CHAMPION_COLUMNS)
+    t = make_table(*cols, left=("section", "name"),
+              title=f"champion {summary.attrs['model_name']} version {summary.attrs['model_version']} "
                     f"(thresholds {summary.attrs['thresholds']})")
-    cols = ["section", "name", "n", "pr_auc", "precision_auto", "recall_auto", "recall_review", "fpr_review"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("section", "name") else "right")
     for row in summary[cols].itertuples(index=False):
         t.add_row(*[str(v) if isinstance(v, str) else "-" if v != v else f"{v:.0f}" if k == "n" else f"{v:.3f}"
                     for k, v in zip(cols, row, strict=True)])
-    console.print(t)
+    return t
 
 
-def _print_ingest(cfg: Config, report) -> None:
-    t = Table(title=f"ingest {report.run_id}")
-    for col in ("entity", "read", "accepted", "new", "quarantined", "read = acc + quar"):
-        t.add_column(col, justify="right" if col != "entity" else "left")
+def _print_ingest(cfg: Config, report: IngestReport) -> None:
+    t = make_table("entity", "read", "accepted", "new", "quarantined", "read = acc + quar", left=("entity",),
+              title=f"ingest {report.run_id}")
     for entity, c in report.entities.items():
         t.add_row(entity, str(c.read), str(c.accepted), str(c.new), str(c.quarantined),
                   "yes" if c.balanced else "[red]NO[/red]")
@@ -137,13 +146,9 @@ def bench_simulate(accounts: Annotated[int, typer.Option(help="simulated account
                    days: Annotated[int, typer.Option(help="simulated days")] = 30,
                    out: Annotated[Path, typer.Option(help="scratch folder for the export")] = Path("bench-out/simulate")) -> None:
     """Time and peak memory of the simulator (run in a fresh process so the peak is this run's)."""
-    from genuine.devtools.bench.simulate import bench
-
     setup_logging()
-    figures = bench(accounts, days, out)
-    t = Table(title=f"simulator: {accounts} accounts x {days} days")
-    t.add_column("figure")
-    t.add_column("value", justify="right")
+    figures = bench_simulator(accounts, days, out)
+    t = make_table("figure", "value", left=("figure",), title=f"simulator: {accounts} accounts x {days} days")
     for k, v in figures.items():
         if not isinstance(v, dict):
             t.add_row(k, f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v))

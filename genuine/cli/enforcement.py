@@ -1,4 +1,8 @@
-"""`genuine` commands for the enforcement stage: enforce, review / appeal imports, statement export, audit."""
+"""`genuine` commands for the enforcement stage: enforce, review / appeal imports, statement export, audit.
+
+Imports of jobs and the stage sit in the commands: importing Spark and MLflow would make every `genuine`
+invocation (even --help) seconds slower.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
+from genuine.core.errors import StatementExportError
 
 
 def say(text: str) -> None:
     """One logical line stays one line (ids and paths are long; tests and scripts grep the output)."""
     console.print(text, soft_wrap=True, highlight=False)
+
 
 review_app = typer.Typer(no_args_is_help=True, help="Moderator decisions on the review queue.")
 appeal_app = typer.Typer(no_args_is_help=True, help="Appeal outcomes.")
@@ -26,7 +32,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="Explain an account's actions
 def enforce(scoring_run: Annotated[str | None, typer.Option(help="scoring run id (default: the latest)")] = None,
             env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Apply the policy to a scoring run: automatic actions, review queue, statuses, statements."""
-    from genuine.jobs.enforce import run
+    from genuine.jobs.enforce import run  # lazy: CLI start-up (module docstring)
 
     cfg = load_cfg(env, set_)
     r = run(cfg, scoring_run, run_id)
@@ -48,14 +54,14 @@ def enforce(scoring_run: Annotated[str | None, typer.Option(help="scoring run id
 
 
 def _import(kind: str, file: Path, env: str | None, set_: list[str] | None, run_id: str | None) -> None:
-    from genuine.jobs.review import run
+    from genuine.jobs import appeal, review  # lazy: CLI start-up (module docstring)
 
     cfg = load_cfg(env, set_)
     if not file.is_file():
         say(f"[red]no such file:[/red] {file}")
         raise typer.Exit(2)
     try:
-        r = run(cfg, file, kind, run_id)  # type: ignore[arg-type]
+        r = appeal.run(cfg, file, run_id) if kind == "appeal" else review.run(cfg, file, "review", run_id)
     except ValueError as exc:       # not a .csv / .jsonl file
         say(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
@@ -87,8 +93,7 @@ def export_statements(since: Annotated[str, typer.Option(help="first decision da
                       out: Annotated[Path, typer.Option(help="JSON Lines file to write")],
                       env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Statements of reasons (EU DSA Transparency Database shape), validated; nothing written if one is invalid."""
-    from genuine.core.errors import StatementExportError
-    from genuine.jobs.export import run
+    from genuine.jobs.export import run  # lazy: CLI start-up (module docstring)
 
     try:
         day = date.fromisoformat(since)
@@ -112,8 +117,8 @@ def audit_explain(account_id: str, env: EnvOpt = None, set_: SetOpt = None) -> N
     actions -> decision -> score row -> model version -> feature snapshot version -> feature values read
     through Delta time travel -> sample raw events. Exit status 1 when nothing is known of the account.
     """
-    from genuine.enforcement.audit import render_trail
-    from genuine.jobs.audit import explain
+    from genuine.enforcement.audit import render_trail  # lazy: CLI start-up (module docstring)
+    from genuine.jobs.audit import explain  # lazy: CLI start-up
 
     trail = explain(load_cfg(env, set_), account_id)
     console.print(render_trail(trail), markup=False, highlight=False, soft_wrap=True)
@@ -127,8 +132,8 @@ def audit_replay(scoring_run_id: str, env: EnvOpt = None, set_: SetOpt = None, r
 
     Loads the model version and reads the feature table version the run recorded.
     """
-    from genuine.enforcement.audit import render_replay
-    from genuine.jobs.audit import replay
+    from genuine.enforcement.audit import render_replay  # lazy: CLI start-up (module docstring)
+    from genuine.jobs.audit import replay  # lazy: CLI start-up
 
     result = replay(load_cfg(env, set_), scoring_run_id, run_id)
     console.print(render_replay(result), markup=False, highlight=False, soft_wrap=True)

@@ -1,8 +1,10 @@
 """`genuine train`, `genuine promote`, `genuine score` and `genuine bench score`: the account model.
 
 Thin commands over jobs/train.py and jobs/score.py. A missing input (no feature table, no labels, no
-champion, an unknown snapshot or version) ends the command with exit status 1 and one line that says
-what to run first; anything else is a bug and keeps its traceback.
+champion, an unknown snapshot or version, a model registered by an older genuine) ends the command with
+exit status 1 and one line that says what to run first; anything else is a bug and keeps its traceback.
+Imports of jobs and the stage sit in the commands: importing Spark, MLflow and scikit-learn would make
+every `genuine` invocation (even --help) seconds slower.
 """
 
 from __future__ import annotations
@@ -17,20 +19,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
+from genuine.core.errors import (
+    LegacyModelError,
+    NoChampionError,
+    SnapshotNotFound,
+    TableNotFound,
+    TrainingDataError,
+    VersionNotFound,
+)
 
 _EXIT_INPUT = 1
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from genuine.core.errors import (
-        NoChampionError,
-        SnapshotNotFound,
-        TableNotFound,
-        TrainingDataError,
-        VersionNotFound,
-    )
-
-    return (TableNotFound, NoChampionError, SnapshotNotFound, VersionNotFound, TrainingDataError, FileNotFoundError)
+_EXPECTED = (TableNotFound, NoChampionError, SnapshotNotFound, VersionNotFound, TrainingDataError, LegacyModelError,
+             FileNotFoundError)
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -45,7 +45,7 @@ def _fmt(v: Any) -> str:
 
 
 def summary_table(summary: Any, title: str | None = None) -> Table:
-    """Rich table of `models.report.champion_summary` (shared with the demo)."""
+    """Rich table of `genuine.models.report.champion_summary` (shared with the demo)."""
     attrs = summary.attrs
     th = attrs.get("thresholds", {})
     t = Table(title=title or (f"{attrs.get('model_name')} v{attrs.get('model_version')} "
@@ -69,14 +69,14 @@ def train(truth: Annotated[Path | None, typer.Option(help="simulator ground trut
                                                      "for per-strategy and held-out-strategy figures")] = None,
           env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Train the account model on the labels and feature snapshots, register it, run the promotion gates."""
-    from genuine.jobs.train import run
-    from genuine.models.account_model import configure_mlflow
-    from genuine.models.report import champion_summary
+    from genuine.core import tracking  # lazy: CLI start-up (module docstring)
+    from genuine.jobs.train import run  # lazy: CLI start-up
+    from genuine.models.report import champion_summary  # lazy: CLI start-up
 
     cfg = load_cfg(env, set_)
     try:
         out = run(cfg, truth, run_id)
-    except _expected_errors() as exc:
+    except _EXPECTED as exc:
         raise _fail(exc) from None
     r = out.train
     th = r.thresholds.as_dict()
@@ -85,7 +85,7 @@ def train(truth: Annotated[Path | None, typer.Option(help="simulator ground trut
                   f"holdout PR-AUC {r.metrics.get('holdout.pr_auc', math.nan):.4f}", soft_wrap=True)
     _print_decision(out.decision)
     if out.decision.champion_after is not None:
-        console.print(summary_table(champion_summary(configure_mlflow(cfg.mlflow), r.model_name)))
+        console.print(summary_table(champion_summary(tracking.client(cfg.mlflow), r.model_name)))
     console.print(f"MLflow run {r.run_id} ({cfg.mlflow.tracking_uri}); job run {out.run_id}")
 
 
@@ -93,12 +93,12 @@ def promote(version: Annotated[str, typer.Argument(help="registered version of t
             force: Annotated[bool, typer.Option(help="move champion even if a gate fails (recorded)")] = False,
             env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Run the promotion gates for VERSION against the current champion; exit 1 when not promoted."""
-    from genuine.jobs.train import promote_version
+    from genuine.jobs.train import promote_version  # lazy: CLI start-up (module docstring)
 
     cfg = load_cfg(env, set_)
     try:
         decision = promote_version(cfg, version, force)
-    except _expected_errors() as exc:
+    except _EXPECTED as exc:
         raise _fail(exc) from None
     _print_decision(decision)
     if not decision.promoted and decision.champion_after != decision.challenger_version:
@@ -108,7 +108,7 @@ def promote(version: Annotated[str, typer.Argument(help="registered version of t
 def score(snapshot: Annotated[str | None, typer.Option(help="snapshot date YYYY-MM-DD, default: the latest")] = None,
           env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Score every account of a feature snapshot with the champion (a repeated scoring run writes nothing)."""
-    from genuine.jobs.score import run
+    from genuine.jobs.score import run  # lazy: CLI start-up (module docstring)
 
     cfg = load_cfg(env, set_)
     try:
@@ -118,7 +118,7 @@ def score(snapshot: Annotated[str | None, typer.Option(help="snapshot date YYYY-
         raise typer.Exit(2) from None
     try:
         out = run(cfg, snap, run_id)
-    except _expected_errors() as exc:
+    except _EXPECTED as exc:
         raise _fail(exc) from None
     what = (f"{out.rows:,} accounts scored -> {out.table} version {out.version}" if out.version is not None
             else f"already scored ({out.skipped}): nothing written to {out.table}")
@@ -134,7 +134,7 @@ def bench_score(accounts: Annotated[int, typer.Option(help="accounts in the synt
                 env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Time scoring of N synthetic accounts with a freshly trained champion; prints accounts/s (per core) and
     peak memory. Runs in a temporary lake and MLflow store; run it in a fresh process."""
-    from genuine.devtools.bench.score import bench_score as bench
+    from genuine.devtools.bench.score import bench_score as bench  # lazy: CLI start-up (module docstring)
 
     cfg = load_cfg(env, set_)
     fig = bench(cfg, accounts, train_accounts=train_accounts, partitions=partitions, keep=keep)

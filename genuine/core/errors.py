@@ -68,6 +68,11 @@ class NoChampionError(LookupError):
     """No model version holds the alias scoring needs (nothing trained, or no version passed the gates)."""
 
 
+class LegacyModelError(RuntimeError):
+    """A registered model was pickled by an older genuine under a class path that no longer exists; the
+    message names that class and the command that registers a replacement."""
+
+
 class CorpusError(ValueError):
     """A corpus file cannot be used; the message names file:line."""
 

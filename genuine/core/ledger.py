@@ -12,10 +12,12 @@ import subprocess
 import traceback
 import uuid
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from genuine.core import catalog
 from genuine.core.lake import Lake, WriteResult
 from genuine.core.schemas import RUNS
 
@@ -32,9 +34,7 @@ def code_version() -> str:
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-
-        return f"genuine-{version('genuine')}"
+        return f"genuine-{metadata.version('genuine')}"
 
 
 def new_run_id(job: str) -> str:
@@ -78,7 +78,8 @@ class RunLedger:
 
     def _record(self, status: str, error: str | None = None) -> None:
         df = self.lake.spark.createDataFrame([self._row(status, error)], RUNS)
-        self.lake.merge("runs", df, keys=["run_id"], schema=RUNS)
+        keys, when_matched = catalog.table("runs").merge_on()
+        self.lake.merge("runs", df, keys=keys, when_matched=when_matched, schema=RUNS)
 
     def __enter__(self) -> RunLedger:
         self._record("running")

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+
+from rich.logging import RichHandler
+
+NOISY = ("py4j", "urllib3", "alembic", "mlflow.store", "numba", "matplotlib", "jieba")
+# One record, one line, for a scheduler's log or a pipe (rich would wrap at 80 columns there).
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(level: str | None = None) -> None:
-    from rich.logging import RichHandler
-
     level = level or os.environ.get("GENUINE_LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level, format="%(name)s: %(message)s", datefmt="%H:%M:%S",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)], force=True)
-    for noisy in ("py4j", "urllib3", "alembic", "mlflow.store", "numba", "matplotlib", "jieba"):
+    if sys.stderr.isatty():
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        fmt = "%(name)s: %(message)s"
+    else:
+        handler, fmt = logging.StreamHandler(), PLAIN_FORMAT
+    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S", handlers=[handler], force=True)
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)

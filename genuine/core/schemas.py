@@ -6,6 +6,8 @@ Two families:
 - RAW_* and the other tables: what genuine writes to Delta. Every field is nullable on purpose: Delta
   turns Spark's non-nullable fields into NOT NULL columns and later appends with a null would fail;
   required-ness is enforced by validation instead (see genuine.ingest).
+
+Each table's keys, path and partitioning are in the table catalog (genuine.core.catalog).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def nullable_struct(*fields: tuple[str, DataType]) -> StructType:
 _s = nullable_struct
 
 
-S, L, D, B, T = StringType(), LongType(), DoubleType(), BooleanType(), TimestampType()
+S, L, INT, D, B, T, DT = StringType(), LongType(), IntegerType(), DoubleType(), BooleanType(), TimestampType(), DateType()
+STRINGS = ArrayType(S, True)
 MEDIA = ArrayType(_s(("phash", S), ("aigc_label", B)), True)
 
 # --- input contract: the entities of a platform export -------------------------------------------
@@ -79,6 +82,62 @@ RAW_TABLE = {entity: f"raw_{entity}" for entity in RAW_SCHEMAS}
 QUARANTINE = _s(("quarantine_id", S), ("entity", S), ("source_file", S), ("record_no", L), ("raw", S),
                 ("reason", S), ("detail", S), ("run_id", S), ("quarantined_at", T))
 
+# --- features stage: AI-text scores of posts, cached per text detector version ---------------------
+# (the feature table's schema is generated from the feature registry: genuine.features.catalog)
+POST_SCORES = _s(("post_id", S), ("account_id", S), ("p_ai", D), ("model_version", S))
+
+# --- models stage: one row per account x snapshot x scoring run --------------------------------------
+REASON = _s(("family", S), ("feature", S), ("value", D), ("human_percentile", D), ("human_p999", D), ("text", S))
+REASONS = ArrayType(REASON, True)
+SCORES = _s(("account_id", S), ("snapshot_date", DT), ("score", D), ("band", S), ("model_name", S),
+            ("model_version", S), ("model_run_id", S), ("feature_table_version", L), ("scoring_run_id", S),
+            ("reasons", REASONS), ("scored_at", T))
+
+# --- enforcement stage (vocabulary of statuses and outcomes: genuine.enforcement.schemas) -------------
+# account_status: one row per affected account, kept current by a merge on account_id.
+ACCOUNT_STATUS = _s(
+    ("account_id", S), ("status", S), ("active_actions", STRINGS), ("since", T),
+    ("last_action", S), ("last_action_id", S), ("last_decision_source", S), ("last_decided_by", S),
+    ("last_decision_ref", S), ("scoring_run_id", S), ("updated_by_run", S), ("updated_at", T),
+)
+
+# action_log: append-only; action_id is a hash of content, so a retried write can merge-ignore.
+ACTION_LOG = _s(
+    ("action_id", S), ("account_id", S), ("action", S), ("decision_source", S), ("decided_by", S),
+    ("decision_ref", S), ("route_reason", S), ("reason_codes", STRINGS), ("reasons", REASONS),
+    ("supporting_families", STRINGS),
+    # the score row this action rests on (scores key: scoring_run_id + account_id + snapshot_date)
+    ("scoring_run_id", S), ("snapshot_date", DT), ("score", D), ("band", S),
+    ("model_name", S), ("model_version", S), ("model_run_id", S), ("feature_table_version", L),
+    ("note", S), ("job_run_id", S), ("decided_at", T), ("logged_at", T),
+)
+
+# review_queue: one row per queued account per scoring run.
+SAMPLE_POST = _s(("post_id", S), ("created_at", T), ("snippet", S))
+REVIEW_QUEUE = _s(
+    ("queue_id", S), ("scoring_run_id", S), ("account_id", S), ("snapshot_date", DT),
+    ("score", D), ("band", S), ("model_name", S), ("model_version", S), ("model_run_id", S),
+    ("feature_table_version", L), ("route_reason", S), ("held_by_breaker", B), ("hold_reason", S), ("verified", B),
+    ("declared_ai_assisted", B), ("prior_status", S), ("proposed_actions", STRINGS),
+    ("supporting_families", STRINGS), ("n_support_families", INT),
+    ("reach", L), ("expected_harm", D), ("uncertainty", D), ("priority", D), ("queue_rank", L),
+    ("reason_codes", STRINGS), ("reasons", REASONS), ("sample_posts", ArrayType(SAMPLE_POST, True)),
+    ("cluster_id", S), ("cluster_size", L), ("cluster_members", STRINGS), ("cluster_members_truncated", B),
+    ("enqueued_run_id", S), ("enqueued_at", T),
+)
+
+# decisions: moderator decisions and appeal outcomes, as imported.
+DECISIONS = _s(
+    ("decision_id", S), ("kind", S), ("account_id", S), ("decision", S), ("moderator_id", S), ("note", S),
+    ("decided_at", T), ("applied", B), ("not_applied_reason", S), ("prior_status", S),
+    ("source_file", S), ("record_no", L), ("import_run_id", S), ("imported_at", T),
+)
+
+# statements of reasons, one per statement-bearing action.
+STATEMENTS = _s(("action_id", S), ("puid", S), ("account_id", S), ("action", S), ("application_date", DT),
+                ("statement", S), ("errors", STRINGS), ("valid", B))
+
+# --- operations: the run ledger (genuine.core.ledger) ---------------------------------------------
 RUNS = _s(("run_id", S), ("job", S), ("status", S), ("started_at", T), ("ended_at", T),
           ("config_hash", S), ("code_version", S), ("params", S),
           ("inputs", MapType(S, L, True)), ("outputs", MapType(S, L, True)),

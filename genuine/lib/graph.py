@@ -10,9 +10,15 @@ Conventions shared by every function here:
 - The graph is the one induced on `vertices`: an edge whose endpoint is not a vertex is ignored, and
   every vertex gets a row in the result (zero counts, null ratios where the value is undefined).
 - Iterative algorithms run eagerly (one Spark job or so per step): they persist their state each step,
-  checkpoint it every `checkpoint_interval` steps and at the end (`materialize`), so the query plan and
-  lineage stay short and nothing is left cached; they raise `ConvergenceError` rather than return a
-  result that has not converged.
+  checkpoint it every `checkpoint_interval` steps and at the end (genuine/lib/checkpoint.py
+  `materialize`), so the query plan and lineage stay short and nothing is left cached; they raise
+  `ConvergenceError` rather than return a result that has not converged.
+
+One module of ~420 lines on purpose: connected components, PageRank and the local structure (degrees,
+reciprocity, triangles, clustering) share these conventions and the private preparation below (vertex
+ids, induced edges, the simple undirected graph, the graphframes switch); split into one module per
+algorithm, that preparation would become an API of its own for three callers. What is not a graph
+concern (materializing intermediates) lives in genuine/lib/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from graphframes import GraphFrame
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from genuine.core.errors import ConvergenceError, GraphFramesUnavailableError
+from genuine.lib.checkpoint import has_checkpoint_dir, materialize
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +86,6 @@ def _simple_undirected(ids: DataFrame, edges: DataFrame) -> DataFrame:
     return (e.where(F.col("src") != F.col("dst"))
             .select(F.least("src", "dst").alias("a"), F.greatest("src", "dst").alias("b"))
             .distinct())
-
-
-def materialize(df: DataFrame, *, local_checkpoints: bool = False) -> DataFrame:
-    """Compute `df` once and cut its lineage, for state that is reused or returned.
-
-    Unlike persist(), nothing has to be released by hand: the blocks of a local checkpoint are freed
-    when the DataFrame is garbage collected (reliable checkpoint files stay in the checkpoint dir unless
-    spark.cleaner.referenceTracking.cleanCheckpoints is set). Reliable checkpoints survive the loss of
-    an executor, local ones are faster and need no checkpoint dir.
-    """
-    if not local_checkpoints:
-        if _has_checkpoint_dir(df.sparkSession):
-            return df.checkpoint(eager=True)
-        log.warning("no Spark checkpoint dir set (SparkContext.setCheckpointDir): using local checkpoints")
-    return df.localCheckpoint(eager=True)
-
-
-def _has_checkpoint_dir(spark: SparkSession) -> bool:
-    try:
-        return spark.sparkContext.getCheckpointDir() is not None
-    except Exception:  # Spark Connect: no SparkContext
-        return False
 
 
 # --- connected components ------------------------------------------------------------------------
@@ -185,10 +171,8 @@ def connected_components(vertices: DataFrame, edges: DataFrame, *,
 
 def _gf_components(ids: DataFrame, edges: DataFrame, max_iter: int, checkpoint_interval: int,
                    local_checkpoints: bool, broadcast_threshold: int) -> DataFrame:
-    from graphframes import GraphFrame
-
     g = GraphFrame(ids, _induced_edges(ids, edges))
-    local = local_checkpoints or not _has_checkpoint_dir(ids.sparkSession)
+    local = local_checkpoints or not has_checkpoint_dir(ids.sparkSession)
     cc = g.connectedComponents(checkpointInterval=checkpoint_interval,
                                broadcastThreshold=broadcast_threshold,
                                use_local_checkpoints=local, max_iter=max_iter)
@@ -286,8 +270,6 @@ def pagerank(vertices: DataFrame, edges: DataFrame, *,
 
 def _gf_pagerank(ids: DataFrame, edges: DataFrame, damping: float, tol: float,
                  scale: Literal["probability", "per_vertex"]) -> DataFrame:
-    from graphframes import GraphFrame
-
     g = GraphFrame(ids, _induced_edges(ids, edges))
     pr = g.pageRank(resetProbability=1.0 - damping, tol=tol).vertices.select("id", "pagerank")
     total, n = pr.agg(F.sum("pagerank"), F.count("*")).first()
@@ -394,8 +376,6 @@ def _triangles(ids: DataFrame, und: DataFrame, deg: DataFrame) -> DataFrame:
 
 
 def _gf_triangles(ids: DataFrame, und: DataFrame) -> DataFrame:
-    from graphframes import GraphFrame
-
     g = GraphFrame(ids, und.select(F.col("a").alias("src"), F.col("b").alias("dst")))
     tc = g.triangleCount(storage_level=StorageLevel.MEMORY_AND_DISK)
     return ids.join(tc.select("id", F.col("count").cast("long").alias("triangles")), "id", "left").select(

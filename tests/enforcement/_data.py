@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from genuine.core.schemas import RAW_ACCOUNTS, RAW_POSTS
+from genuine.core.schemas import ACCOUNT_STATUS, RAW_ACCOUNTS, RAW_POSTS
 from genuine.enforcement.config import EnforcementConfig, enforcement_config
-from genuine.enforcement.schemas import ACCOUNT_STATUS, CLUSTERS, REACH, SCORE_INPUT
+from genuine.enforcement.schemas import CLUSTERS, REACH, SCORE_INPUT
 
 SNAP = date(2026, 10, 5)
 RUN = "score-run-1"

@@ -25,9 +25,18 @@ if _MODELS_TESTS not in sys.path:
     sys.path.append(_MODELS_TESTS)
 
 from model_synth import FAST, FEATURES, NAMES, make_synthetic  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
 
+from genuine.core import tracking  # noqa: E402
+from genuine.core.lake import Lake  # noqa: E402
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS  # noqa: E402
 from genuine.enforcement.config import EnforcementConfig, enforcement_config  # noqa: E402
 from genuine.enforcement.ids import stable_id_py  # noqa: E402
+from genuine.jobs import score  # noqa: E402
+from genuine.models.config import ModelConfig  # noqa: E402
+from genuine.models.promotion import promote  # noqa: E402
+from genuine.models.scoring import SCORES  # noqa: E402
+from genuine.models.training import train_account_model  # noqa: E402
 from tests.oracles import read_delta_rs  # noqa: E402
 
 SNAPSHOT = date(2026, 10, 31)
@@ -46,14 +55,11 @@ def _naive(t: datetime) -> datetime:
 
 def train_champion(cfg) -> str:
     """Train and promote one account model in cfg's MLflow store; returns the champion version."""
-    from genuine.models.account_model import ModelConfig, configure_mlflow, train_account_model
-    from genuine.models.promotion import promote
-
     synth = make_synthetic()
     mcfg = cfg.section("model", ModelConfig)
     result = train_account_model(synth.train_df(), FEATURES, mcfg, truth=synth.truth, mlflow_cfg=cfg.mlflow,
                                  lineage={"feature_table": "synthetic", "snapshot_dates": str(SNAPSHOT)})
-    decision = promote(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model, result.model_version,
+    decision = promote(tracking.configure(cfg.mlflow), cfg.mlflow.account_model, result.model_version,
                        result.holdout, mcfg.gates)
     assert decision.promoted, decision.reasons
     return str(result.model_version)
@@ -166,9 +172,6 @@ def coordination_oracle(interactions: pd.DataFrame, window_s: int, min_co: int) 
 
 def build_inputs(spark, cfg, run_score: bool = True) -> Inputs:
     """Write raw tables and a feature snapshot into cfg's lake (and score it with the champion)."""
-    from genuine.core.lake import Lake
-    from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
-
     lake = Lake(spark, cfg)
     synth = make_synthetic(n=N_ACCOUNTS, seed=SEED)
     feats, truth = synth.features.copy(), synth.truth
@@ -204,8 +207,6 @@ def build_inputs(spark, cfg, run_score: bool = True) -> Inputs:
     lake.append("raw_interactions", spark.createDataFrame(
         late[RAW_INTERACTIONS.fieldNames()].astype(object).where(late.notna(), None), RAW_INTERACTIONS))
     if run_score:
-        from genuine.jobs import score
-
         score.run(cfg, spark=spark)
     return Inputs(accounts, posts, interactions, late, feats, truth, roles, versions, fv)
 
@@ -217,11 +218,6 @@ def read_table(cfg, table: str, version: int | None = None) -> pd.DataFrame:
 def split_scoring_run(spark, cfg, source_run: str, parts: dict[str, list[str]], minutes_apart: int = 10) -> None:
     """Copy the rows of `source_run` into new scoring runs (run id -> its accounts), each later than the last:
     real rows in the real scores table, for tests that need several scoring runs of one snapshot."""
-    from pyspark.sql import functions as F
-
-    from genuine.core.lake import Lake
-    from genuine.models.scoring import SCORES
-
     lake = Lake(spark, cfg)
     src = lake.read("scores").where(F.col("scoring_run_id") == source_run)
     for k, (sid, accounts) in enumerate(parts.items(), start=1):

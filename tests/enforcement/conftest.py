@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from genuine.jobs import enforce
 from tests.enforcement._pipeline import FAST, build_inputs, train_champion
 
 # Breaker floor above the test population: these lakes never trip unless a test says so.
@@ -58,8 +59,6 @@ def lake_copy(scored, lake_cfg, tmp_path_factory):
 @pytest.fixture(scope="session")
 def pipeline(spark, lake_copy):
     """The scored lake enforced once by jobs.enforce: (cfg, inputs, EnforceRun)."""
-    from genuine.jobs import enforce
-
     cfg, inputs = lake_copy()
     first = enforce.run(cfg, spark=spark)
     return cfg, inputs, first

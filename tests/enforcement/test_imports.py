@@ -6,10 +6,10 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from genuine.enforcement.decisions import file_format, import_decisions, parse_decision_text
+from genuine.core.schemas import DECISIONS, REVIEW_QUEUE
+from genuine.enforcement.decisions import file_format, import_decisions, latest_evidence, parse_decision_text
 from genuine.enforcement.ids import stable_id_py
-from genuine.enforcement.schemas import DECISIONS
-from tests.enforcement._data import NOW, account_row, accounts_df, status_df, status_row
+from tests.enforcement._data import NOW, RUN, SNAP, account_row, accounts_df, reason, status_df, status_row
 
 AUTO = ["label_suspected_ai", "limit_reach"]
 CONFIRM = ["label_suspected_ai", "limit_reach", "suspend"]
@@ -171,9 +171,6 @@ def test_appeal_import_same_path(spark, cfg, tmp_path):
 def test_human_decision_overrides_later_automatic_status_and_carries_evidence(spark, cfg, tmp_path):
     """A moderator's clear made before the policy acted still applies (humans outrank automation), and the
     action row points at the newest score row the moderator could have seen."""
-    from genuine.enforcement.schemas import REVIEW_QUEUE
-    from tests.enforcement._data import RUN, SNAP, reason
-
     path = _write(tmp_path, "r.jsonl", json.dumps({"account_id": "a", "decision": "clear", "moderator_id": "m",
                                                    "decided_at": "2026-10-06T09:00:00Z"}) + "\n")
     status = status_df(spark, [status_row("a", "actioned", AUTO, since=datetime(2026, 10, 6, 12))])
@@ -184,8 +181,6 @@ def test_human_decision_overrides_later_automatic_status_and_carries_evidence(sp
         "enqueued_at": datetime(2026, 10, 6, 2)}
     late = q_row | {"scoring_run_id": "later-run", "enqueued_at": datetime(2026, 10, 6, 10)}
     queue = spark.createDataFrame([q_row, late], REVIEW_QUEUE)
-    from genuine.enforcement.decisions import latest_evidence
-
     res = import_decisions(spark, path, "review", accounts_df(spark, [account_row("a")]), cfg, run_id="i",
                            now=NOW, current_status=status, evidence=latest_evidence(queue, None))
     [row] = res.action_log.collect()

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from genuine.core.errors import NoScoringRun
+from genuine.core.schemas import ACTION_LOG, REVIEW_QUEUE
 from genuine.enforcement.audit import compare_scores
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.inputs import (
@@ -15,7 +16,6 @@ from genuine.enforcement.inputs import (
     reach_from_features,
     scoring_run_info,
 )
-from genuine.enforcement.schemas import ACTION_LOG, REVIEW_QUEUE
 from tests.enforcement._data import SNAP, reason, score_row, scores_df
 
 

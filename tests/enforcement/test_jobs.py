@@ -8,11 +8,21 @@ import re
 
 import pandas as pd
 import pytest
+from deltalake import DeltaTable
+from mlflow.tracking import MlflowClient
+from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
+from genuine.cli.app import app
+from genuine.core.lake import Lake
+from genuine.core.session import get_spark
 from genuine.enforcement.audit import _num
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.statements import validate_statement
+from genuine.jobs import enforce
+from genuine.models.labels import latest_labels
+from genuine.models.scoring import SCORES
+from genuine.models.thresholds import Thresholds
 from tests.enforcement._pipeline import (
     AS_OF,
     AUTO_ACTIONS,
@@ -32,8 +42,6 @@ CONFIRM = ["label_suspected_ai", "limit_reach", "suspend"]
 
 def cli(cfg, *args: str):
     """Run `genuine ARGS` against cfg's lake and MLflow store (same settings the fixture used)."""
-    from genuine.cli.app import app
-
     sets = [f"lake.root={cfg.lake.root}", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}",
             f"lake.engine={cfg.lake.engine}", f"privacy.key_file={cfg.privacy.key_file}",
             f"enforcement.breaker.floor={enforcement_config(cfg).breaker.floor}"]
@@ -42,16 +50,10 @@ def cli(cfg, *args: str):
 
 
 def versions(cfg, tables=ENFORCEMENT_TABLES) -> dict[str, int | None]:
-    from deltalake import DeltaTable
-
     return {t: (DeltaTable(cfg.table(t)).version() if DeltaTable.is_deltatable(cfg.table(t)) else None) for t in tables}
 
 
 def auto_threshold(cfg, version: str) -> float:
-    from mlflow.tracking import MlflowClient
-
-    from genuine.models.account_model import Thresholds
-
     mv = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri).get_model_version(cfg.mlflow.account_model, version)
     return Thresholds.from_tags(mv.tags).auto
 
@@ -145,8 +147,6 @@ def test_statements_and_ledger_of_the_run(pipeline, oracle):
 
 
 def test_rerun_for_the_same_scoring_run_changes_nothing(pipeline, spark):
-    from genuine.jobs import enforce
-
     cfg, _, first = pipeline
     before = versions(cfg)
     rows = {t: len(read_table(cfg, t)) for t in ENFORCEMENT_TABLES}
@@ -167,10 +167,6 @@ def _pick(oracle: pd.DataFrame, outcome: str, n: int, route: str | None = None) 
 
 
 def test_review_then_appeal_imports_end_to_end(pipeline, oracle, tmp_path):
-    from genuine.core.lake import Lake
-    from genuine.core.session import get_spark
-    from genuine.models.account_model import latest_labels
-
     cfg, inputs, first = pipeline
     p1, p2 = _pick(oracle, "review", 2, "review_band")
     a1, a2 = _pick(oracle, "auto_action", 2)
@@ -269,10 +265,6 @@ def test_export_statements_cli_writes_validated_json_lines(pipeline, tmp_path):
 
 # --- audit ---------------------------------------------------------------------------------------------
 def test_audit_explain_reads_feature_values_at_the_recorded_version(pipeline, oracle, champion, spark):
-    from pyspark.sql import functions as F
-
-    from genuine.core.lake import Lake
-
     cfg, inputs, first = pipeline
     acc = _pick(oracle, "auto_action", 3)[-1]
     lake = Lake(spark, cfg)
@@ -307,11 +299,6 @@ def test_audit_explain_reads_feature_values_at_the_recorded_version(pipeline, or
 
 
 def test_audit_replay_exit_status_untouched_then_tampered(pipeline, spark):
-    from pyspark.sql import functions as F
-
-    from genuine.core.lake import Lake
-    from genuine.models.scoring import SCORES
-
     cfg, _, first = pipeline
     sid = first.scoring_run_id
     res = cli(cfg, "audit", "replay", sid)

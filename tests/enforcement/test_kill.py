@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from deltalake import DeltaTable
 
+from genuine.core.lake import Lake
+from genuine.enforcement.config import enforcement_config
+from genuine.jobs import enforce
+from genuine.jobs.io import PAUSE_ENV
 from tests.enforcement._pipeline import AUTO_ACTIONS, expected_actions, policy_oracle, read_table
 
 pytestmark = pytest.mark.slow     # whole pipeline runs (a scored lake, real enforce jobs)
@@ -21,8 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _sets(cfg) -> list[str]:
-    from genuine.enforcement.config import enforcement_config
-
     sets = [f"lake.root={cfg.lake.root}", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}",
             f"lake.engine={cfg.lake.engine}", f"privacy.key_file={cfg.privacy.key_file}",
             f"enforcement.breaker.floor={enforcement_config(cfg).breaker.floor}"]
@@ -30,11 +33,6 @@ def _sets(cfg) -> list[str]:
 
 
 def test_killed_enforce_leaves_complete_versions_and_retry_completes_once(spark, lake_copy, tmp_path):
-    from deltalake import DeltaTable
-
-    from genuine.core.lake import Lake
-    from genuine.jobs import enforce
-
     cfg, inputs = lake_copy()
     scores = read_table(cfg, "scores")
     sid = scores.sort_values("scored_at").scoring_run_id.iloc[-1]
@@ -44,7 +42,7 @@ def test_killed_enforce_leaves_complete_versions_and_retry_completes_once(spark,
     txn = ("enforce", sid)
 
     out = tmp_path / "enforce.log"
-    env = {**os.environ, enforce.PAUSE_ENV: "900", "PYSPARK_PYTHON": sys.executable,
+    env = {**os.environ, PAUSE_ENV: "900", "PYSPARK_PYTHON": sys.executable,
            "PYSPARK_DRIVER_PYTHON": sys.executable}
     with out.open("wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "genuine.jobs.enforce", "--env", "test", *_sets(cfg),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 
 import pandas as pd
 import pytest
@@ -305,8 +306,6 @@ def test_decisions_are_a_snapshot_whatever_the_job_writes_first(spark, cfg, tmp_
     decisions, _ = decide(scores_df(spark, rows), accs, [], e, spark.read.parquet(path))
     # the job applies this run's status first, replacing the files decide read
     status_from_policy(decisions, "job-1", NOW).write.mode("overwrite").parquet(path + "_new")
-    import shutil
-
     shutil.rmtree(path)
     shutil.copytree(path + "_new", path)
     assert action_log_from_policy(decisions, "job-1", NOW).count() == 6

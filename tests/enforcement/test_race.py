@@ -9,6 +9,10 @@ import threading
 import pandas as pd
 import pytest
 
+from genuine.core.lake import Lake
+from genuine.core.lake.deltars import DeltaRsEngine
+from genuine.enforcement.inputs import breaker_history
+from genuine.jobs import enforce
 from tests.enforcement._pipeline import (
     AUTO_ACTIONS,
     expected_actions,
@@ -25,9 +29,6 @@ def _latest_run(cfg) -> str:
 
 
 def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake_cfg, monkeypatch, caplog):
-    from genuine.core.lake.deltars import DeltaRsEngine
-    from genuine.jobs import enforce
-
     cfg, inputs = lake_copy()
     src = _latest_run(cfg)
     ids = sorted(read_table(cfg, "scores").account_id)
@@ -110,9 +111,6 @@ def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake
     assert all(r == surge.breaker["reason"] for r in got.hold_reason[got.held_by_breaker])
     assert len(read_table(cfg, "action_log")) == len(log)          # nothing acted on
     # A held run is left out of the next run's history (it would teach the breaker to accept the surge).
-    from genuine.core.lake import Lake
-    from genuine.enforcement.inputs import breaker_history
-
     lake = Lake(spark, cfg)
     hist = breaker_history(lake.read("action_log"), lake.read("review_queue"), exclude_scoring_run="next",
                            lookback=7)

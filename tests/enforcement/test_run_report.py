@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genuine.enforcement.run_report import outcome_counts, summarize, write_report
+from genuine.enforcement.run_report import outcome_counts, recorded_decisions, summarize, write_report
 
 STRATEGIES = {"ordinary": "human", "night_shift": "unusual_human", "brand": "unusual_human",
               "engagement_farm": "ai", "humanized": "ai"}
@@ -83,8 +83,6 @@ def test_report_files_are_written(spark, accounts, tmp_path):
 
 
 def test_recorded_decisions_read_back_queue_and_action_log(spark):
-    from genuine.enforcement.run_report import recorded_decisions
-
     queue = spark.createDataFrame(
         [("r1", "a", False), ("r1", "b", True), ("r0", "c", False), ("r1", "d", None)],
         "scoring_run_id string, account_id string, held_by_breaker boolean")

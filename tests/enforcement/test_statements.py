@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 
 from genuine.core.errors import StatementExportError
+from genuine.core.schemas import ACTION_LOG
 from genuine.enforcement.config import enforcement_config
-from genuine.enforcement.schemas import ACTION_LOG
 from genuine.enforcement.statements import (
     export_statements,
     statement_for,

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from genuine.devtools.simulator import simulate
+from genuine.jobs import ingest
+
 TINY = {"n_accounts": 300, "days": 7, "seed": 11}
 
 
@@ -24,9 +27,6 @@ class TinyLake:
 
 @pytest.fixture(scope="session")
 def tiny_lake(spark, cfg_factory, tmp_path_factory) -> TinyLake:
-    from genuine.devtools.simulator import simulate
-    from genuine.jobs import ingest
-
     root = tmp_path_factory.mktemp("tiny_lake")
     overrides = [f"lake.root={root}", f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
                  f"privacy.key_file={root}/hmac.key", "lake.engine=delta-rs",

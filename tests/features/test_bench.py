@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from genuine.cli.features import measure_steps
-from genuine.core.schemas import RAW_TABLE
+from genuine.core.errors import TrustedLoadError
+from genuine.core.schemas import ENTITY_KEYS, RAW_TABLE
+from genuine.devtools.bench.features import measure_steps
+from genuine.devtools.trusted_load import run_trusted
 from genuine.features.snapshot import end_of_day
 from tests.oracles import read_delta_rs, sorted_frame
 
@@ -49,10 +51,6 @@ def test_unknown_step_is_named(spark, tiny_lake):
 @pytest.mark.slow
 def test_trusted_load_writes_what_ingest_writes(spark, tiny_lake, cfg_factory, tmp_path):
     """The bench's trusted load of a simulated export == the ingest job's raw tables, row for row."""
-    from genuine.core.errors import TrustedLoadError
-    from genuine.core.schemas import ENTITY_KEYS
-    from genuine.devtools.trusted_load import run_trusted
-
     cfg = cfg_factory(f"privacy.key_file={tiny_lake.root}/hmac.key", root=tmp_path)
     written = run_trusted(cfg, tiny_lake.export, spark=spark)
 

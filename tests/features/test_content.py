@@ -28,15 +28,11 @@ from genuine.features.content import (
     POST_SCORES_SCHEMA,
     ContentConfig,
     content_features,
-    minhash_bands,
-    minhash_signatures,
     near_dup_documents,
-    near_dup_pairs,
-    own_pairs,
     post_texts,
-    shingle_sets,
 )
 from genuine.lib import text_stats as ts
+from genuine.lib.near_dup import minhash_bands, minhash_signatures, near_dup_pairs, own_pairs, shingle_sets
 
 CAFE_ZH = "今天去了新开的咖啡店，拿铁的味道非常好，环境也很安静，适合周末一个人看书。☕️😊"
 CAFE_EN = "Loved the new coffee shop downtown! The latte was great, and the place is quiet enough to read."
@@ -380,9 +376,9 @@ def test_banded_pairs_equal_exact_pairs_and_mllib_join(spark, data, content_cfg)
     _, p, _, _ = _frames(spark, accounts, posts, inter, scores)
     texts = (post_texts(p, content_cfg).where(F.char_length("norm") >= nd.min_chars)
              .select("key", "norm").distinct())
-    shingles = shingle_sets(texts, nd)
-    bands = minhash_bands(shingles, nd)
-    got = {(r.key_a, r.key_b) for r in near_dup_pairs(bands, shingles, nd).collect()}
+    shingles = shingle_sets(texts, nd.lsh)
+    bands = minhash_bands(shingles, nd.lsh)
+    got = {(r.key_a, r.key_b) for r in near_dup_pairs(bands, shingles, nd.lsh).collect()}
     norm_of = {r.key: r.norm for r in texts.collect()}
     want = {(a, b) for a, b in combinations(sorted(norm_of), 2)
             if 1 - _jaccard(norm_of[a], norm_of[b], nd.shingle_chars) <= nd.max_jaccard_distance}
@@ -411,7 +407,7 @@ def test_minhash_signatures_are_mllibs(spark, content_cfg):
     shingles = spark.createDataFrame(list(enumerate(sets)), "key long, shingles array<long>")
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "16")
     try:
-        got = {r.key: list(r._h) for r in minhash_signatures(shingles, nd).collect()}
+        got = {r.key: list(r._h) for r in minhash_signatures(shingles, nd.lsh).collect()}
     finally:
         spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
     vectors = spark.createDataFrame(
@@ -434,7 +430,7 @@ def test_oversized_bucket_links_to_representative_only(spark, content_cfg):
     # the same two buckets in two bands (1/2 and 3/4), so every emitted pair shares min_shared_bands = 2
     rows = spark.createDataFrame([(k, b) for b in (1, 3) for k in keys]
                                  + [(k, b) for b in (2, 4) for k in ("x1", "k0", "x2")], "key string, bucket long")
-    got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, nd).collect())
+    got = sorted(tuple(r) for r in near_dup_pairs(rows, shingles, nd.lsh).collect())
     # bucket 1 (6 > 3 members): star around k0; bucket 2 (3 members): all pairs, x2 rejected by Jaccard
     assert got == sorted([("k0", k) for k in keys[1:]] + [("k0", "x1")])
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,9 +165,6 @@ def test_ip_and_device_never_in_clear(ingested):
     lake, *_ = ingested
     s = read_delta_rs(lake.uri("raw_sessions"))
     assert list(s.columns).count("ip") == 0 and list(s.columns).count("device_id") == 0
-    import hashlib
-    import hmac
-
     key = bytes.fromhex(Path(lake.cfg.privacy.key_file).read_text().strip())
     assert s.loc[0, "ip_hash"] == hmac.new(key, b"10.1.2.3", hashlib.sha256).hexdigest()
     assert s.loc[0, "device_hash"] == hmac.new(key, b"dev-1", hashlib.sha256).hexdigest()

@@ -12,7 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from deltalake import DeltaTable
 
+from genuine.core.lake import Lake
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS
+from genuine.devtools.synthetic import (
+    synthetic_accounts,
+    synthetic_features,
+    synthetic_labels,
+    synthetic_raw_accounts,
+    synthetic_truth,
+)
+from genuine.features.catalog import FEATURE_TABLE
+from genuine.jobs import score, train
 from tests.oracles import read_delta_rs
 
 SNAPSHOT = dt.date(2026, 10, 31)
@@ -48,17 +60,6 @@ class Pipeline:
 
 def write_inputs(spark, cfg, truth_dir: Path, n: int = N_ACCOUNTS) -> tuple[Path, int]:
     """Features, labels and accounts into cfg's lake; truth parquet into truth_dir."""
-    from genuine.core.lake import Lake
-    from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS
-    from genuine.devtools.synthetic import (
-        synthetic_accounts,
-        synthetic_features,
-        synthetic_labels,
-        synthetic_raw_accounts,
-        synthetic_truth,
-    )
-    from genuine.features.catalog import FEATURE_TABLE
-
     lake = Lake(spark, cfg)
     acc = synthetic_accounts(spark, n, seed=SEED, shares=SHARES, partitions=2).cache()
     fv = lake.append("features", synthetic_features(acc, SNAPSHOT, seed=SEED), schema=FEATURE_TABLE).version
@@ -72,8 +73,6 @@ def write_inputs(spark, cfg, truth_dir: Path, n: int = N_ACCOUNTS) -> tuple[Path
 
 
 def build_pipeline(spark, cfg, truth_dir: Path) -> Pipeline:
-    from genuine.jobs import score, train
-
     truth_path, fv = write_inputs(spark, cfg, truth_dir)
     trained = train.run(cfg, truth_path, spark=spark)
     assert trained.decision.promoted, trained.decision.reasons
@@ -87,6 +86,4 @@ def build_pipeline(spark, cfg, truth_dir: Path) -> Pipeline:
 
 
 def read_version(cfg, table: str) -> int:
-    from deltalake import DeltaTable
-
     return DeltaTable(cfg.table(table)).version()

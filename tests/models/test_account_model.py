@@ -15,16 +15,14 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 from sklearn.metrics import average_precision_score
 
-from genuine.models.account_model import (
-    GatesConfig,
-    ModelConfig,
-    choose_threshold,
-    configure_mlflow,
-    latest_labels,
-    point_in_time_join,
-    train_account_model,
-)
+from genuine.core import tracking
+from genuine.core.config import load_config
+from genuine.core.errors import ConfigError
+from genuine.models.config import GatesConfig, ModelConfig
+from genuine.models.labels import latest_labels, point_in_time_join
 from genuine.models.promotion import alias_version, check_gates, evaluate_version, load_holdout, promote
+from genuine.models.thresholds import choose_threshold
+from genuine.models.training import train_account_model
 
 T = dt.datetime
 
@@ -151,7 +149,7 @@ def test_thresholds_meet_precision_targets_on_validation(trained, synthetic):
 
 def test_training_logs_figures_plots_lineage_and_registers(trained, synthetic):
     cfg, _, result, _ = trained
-    client = configure_mlflow(cfg.mlflow)
+    client = tracking.configure(cfg.mlflow)
     run = client.get_run(result.run_id)
     m = run.data.metrics
     # figures the issue asks for, recomputed independently from the registered model on the holdout
@@ -224,7 +222,7 @@ def test_first_model_that_passes_becomes_champion(trained):
 
 def test_worse_challenger_is_not_promoted_and_a_good_one_is(trained, synthetic, cfg_factory):
     cfg, mcfg, first, _ = trained
-    client = configure_mlflow(cfg.mlflow)
+    client = tracking.configure(cfg.mlflow)
     champion = alias_version(client, cfg.mlflow.account_model, "champion")
     quick = mcfg.model_copy(update={"loso": mcfg.loso.model_copy(update={"enabled": False})})
     # worse: only the uninformative feature (and a different feature set than the champion)
@@ -266,9 +264,6 @@ def test_gates_block_protected_fpr_and_pr_auc_loss():
 
 
 def test_model_config_rejects_unknown_keys_and_disordered_targets():
-    from genuine.core.config import load_config
-    from genuine.core.errors import ConfigError
-
     with pytest.raises(ConfigError, match="model.hgb.depth"):
         load_config("test", ["model.hgb.depth=3"]).section("model", ModelConfig)
     with pytest.raises(ConfigError, match="precision_targets"):

@@ -10,7 +10,7 @@ from lake_synth import JOB_FAST, N_ACCOUNTS
 from typer.testing import CliRunner
 
 from genuine.cli.app import app
-from genuine.models.account_model import configure_mlflow
+from genuine.core import tracking
 from genuine.models.promotion import alias_version
 from tests.oracles import read_delta_rs
 
@@ -51,7 +51,7 @@ def test_cli_errors_without_feature_table_or_champion(cfg_factory, spark):
 def test_cli_train_promote_score(pipeline):
     cfg = pipeline.cfg
     own = ["mlflow.account_model=cli-model", "lake.tables.scores=scores/cli_scores"]
-    client = configure_mlflow(cfg.mlflow)
+    client = tracking.configure(cfg.mlflow)
 
     # 1. trained and registered, but an impossible absolute gate keeps it from becoming champion
     res = _invoke("train", *_args(cfg, *own, "model.gates.min_pr_auc=1.0"))

@@ -15,10 +15,13 @@ import pytest
 from lake_synth import AI_STRATEGIES, N_ACCOUNTS, SNAPSHOT, write_inputs
 from test_scoring import _oracle_reasons
 
-from genuine.core.errors import NoChampionError, TableNotFound
+from genuine.core import tracking
+from genuine.core.errors import NoChampionError, SnapshotNotFound, TableNotFound
 from genuine.features.catalog import BY_NAME, FEATURE_NAMES
-from genuine.models.account_model import ModelConfig, Thresholds, configure_mlflow
+from genuine.jobs import score, train
+from genuine.models.config import ModelConfig
 from genuine.models.promotion import alias_version, check_gates
+from genuine.models.thresholds import Thresholds
 from tests.oracles import read_delta_rs
 
 AS_OF = pd.Timestamp(dt.datetime.combine(SNAPSHOT, dt.time(23, 59, 59)))
@@ -37,7 +40,7 @@ def _labels_oracle(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def _client(pipeline):
-    return configure_mlflow(pipeline.cfg.mlflow)
+    return tracking.configure(pipeline.cfg.mlflow)
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -187,9 +190,6 @@ def test_repeated_scoring_run_adds_nothing(pipeline):
 
 # --- missing inputs -----------------------------------------------------------------------------------
 def test_jobs_say_what_is_missing(spark, cfg_factory, tmp_path):
-    from genuine.core.errors import SnapshotNotFound
-    from genuine.jobs import score, train
-
     cfg = cfg_factory()
     with pytest.raises(TableNotFound, match="genuine features"):
         score.run(cfg, spark=spark)

@@ -11,9 +11,9 @@ import pytest
 from lake_synth import AI_STRATEGIES
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from genuine.core import tracking
 from genuine.core.errors import NoChampionError
 from genuine.features.catalog import FEATURE_NAMES
-from genuine.models.account_model import configure_mlflow
 from genuine.models.promotion import load_holdout
 from genuine.models.report import COLUMNS, champion_summary, summary_from_metrics
 
@@ -46,7 +46,7 @@ def test_summary_from_metrics_on_hand_made_metrics():
 
 
 def test_champion_summary_matches_the_champion_recomputed(pipeline):
-    client = configure_mlflow(pipeline.cfg.mlflow)
+    client = tracking.configure(pipeline.cfg.mlflow)
     r = pipeline.train.train
     got = champion_summary(client, pipeline.cfg.mlflow.account_model)
     assert got.attrs["model_version"] == r.model_version and got.attrs["run_id"] == r.run_id
@@ -87,4 +87,4 @@ def test_champion_summary_matches_the_champion_recomputed(pipeline):
 def test_champion_summary_without_champion(cfg_factory):
     cfg = cfg_factory()
     with pytest.raises(NoChampionError, match="genuine train"):
-        champion_summary(configure_mlflow(cfg.mlflow), cfg.mlflow.account_model)
+        champion_summary(tracking.configure(cfg.mlflow), cfg.mlflow.account_model)

@@ -13,9 +13,10 @@ import pytest
 from model_synth import NAMES
 from pyspark.sql.types import DoubleType, LongType
 
-from genuine.models.account_model import Thresholds, configure_mlflow
+from genuine.core import tracking
 from genuine.models.promotion import alias_version
 from genuine.models.scoring import SCORES, load_champion, score_with_champion, with_reasons
+from genuine.models.thresholds import Thresholds
 
 SCORED_AT = dt.datetime(2026, 11, 1, 3, 0, tzinfo=dt.UTC)
 FEATURE_SCHEMA = ("account_id string, snapshot_date date, as_of timestamp, gap_cv double, share_second_zero double, "
@@ -53,7 +54,7 @@ def _as_dicts(reasons) -> list[dict]:
 @pytest.fixture(scope="module")
 def scored(spark, trained, synthetic):
     cfg, mcfg, result, _ = trained
-    client = configure_mlflow(cfg.mlflow)
+    client = tracking.configure(cfg.mlflow)
     champ = load_champion(client, cfg.mlflow.account_model)
     feats = synthetic.features
     sdf = spark.createDataFrame(feats.astype(object).where(feats.notna(), None), FEATURE_SCHEMA).repartition(3)
@@ -64,7 +65,7 @@ def scored(spark, trained, synthetic):
 def test_load_champion_pins_version_thresholds_and_reference(trained, scored):
     cfg, _, _, _ = trained
     champ, _, _ = scored
-    client = configure_mlflow(cfg.mlflow)
+    client = tracking.configure(cfg.mlflow)
     assert champ.version == alias_version(client, cfg.mlflow.account_model, "champion")
     mv = client.get_model_version(cfg.mlflow.account_model, champ.version)
     assert champ.thresholds == Thresholds.from_tags(mv.tags)

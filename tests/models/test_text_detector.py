@@ -6,18 +6,22 @@ import json
 import random
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
+from genuine.core import tracking
 from genuine.core.errors import CorpusError
-from genuine.models.text_detector import (
-    TextDetectorConfig,
-    bench_text_detector,
-    read_corpus,
-    score_posts,
-    train_text_detector,
-)
+from genuine.devtools.bench.text_detector import bench_text_detector
+from genuine.jobs import train_text_detector as job
+from genuine.models.config import TextDetectorConfig
+from genuine.models.pyfunc import pickled_classes
+from genuine.models.text_corpus import read_corpus
+from genuine.models.text_detector import TextDetectorModel, score_posts
+from genuine.models.text_training import train_text_detector
+from tests.oracles import read_delta_rs
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai-text"
 
@@ -82,14 +86,10 @@ def test_corpus_errors_name_file_and_line(tmp_path):
 
 
 def test_registered_pyfunc_equals_pipeline(trained):
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     cfg, result = trained
     assert set(result.metrics) >= {"heldout_auroc_syn_a", "heldout_auroc_syn_b", "heldout_auroc_all"}
     assert result.metrics["heldout_auroc_all"] > 0.8            # the synthetic styles are learnable
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    mv = MlflowClient().get_model_version_by_alias(cfg.mlflow.text_model, "champion")
+    mv = tracking.configure(cfg.mlflow).get_model_version_by_alias(cfg.mlflow.text_model, "champion")
     assert str(mv.version) == result.version and mv.run_id == result.run_id
     model = mlflow.pyfunc.load_model(f"models:/{cfg.mlflow.text_model}@champion")
     texts = ["首先该产品具有显著优势。", "lol tried the new place", "总之 worth it", None, "", "   ",
@@ -107,11 +107,34 @@ def test_registered_pyfunc_equals_pipeline(trained):
     np.testing.assert_array_equal(np.asarray(one_by_one), got)
 
 
-def test_score_posts_spark_equals_pandas(trained, spark):
-    import mlflow
-    from pyspark.sql import functions as F
-
+def test_pyfunc_is_pickled_under_its_module_path(trained, tmp_path):
     cfg, result = trained
+    tracking.configure(cfg.mlflow)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=result.registered_uri, dst_path=str(tmp_path)))
+    assert ("genuine.models.text_detector", "TextDetectorModel") in pickled_classes(
+        (local / "python_model.pkl").read_bytes())
+    assert TextDetectorModel.__module__ == "genuine.models.text_detector"
+
+
+def test_train_job_records_the_registered_version_in_the_ledger(spark, cfg_factory, tmp_path):
+    rows = _synthetic_rows(120, seed=2)
+    files = [_write(tmp_path / "syn_a.jsonl", rows[:80]), _write(tmp_path / "syn_b.jsonl", rows[80:])]
+    cfg = cfg_factory(*[f"text_detector.{k}={v}" for k, v in FAST.model_dump(exclude_defaults=True).items()])
+    result = job.run(cfg, files, alias="candidate", spark=spark)
+    mv = tracking.client(cfg.mlflow).get_model_version_by_alias(cfg.mlflow.text_model, "candidate")
+    assert (str(mv.version), mv.run_id) == (result.version, result.run_id)
+    runs = read_delta_rs(cfg.table("runs"))
+    assert len(runs) == 1
+    row = runs.iloc[0]
+    assert (row["job"], row["status"], row["error"]) == ("train-text-detector", "succeeded", None)
+    assert dict(row["outputs"]) == {f"models:/{cfg.mlflow.text_model}": int(result.version)}
+    assert json.loads(row["params"]) == {"alias": "candidate", "corpus": [str(f) for f in files]}
+    assert dict(row["row_counts"]) == {"corpus_rows": 120}
+
+
+def test_score_posts_spark_equals_pandas(trained, spark):
+    cfg, result = trained
+    tracking.configure(cfg.mlflow)      # the models:/ URI resolves in the process's store
     uri = f"models:/{cfg.mlflow.text_model}@champion"
     rows = [(f"p{i}", f"a{i % 3}", r["text"]) for i, r in enumerate(_synthetic_rows(40, seed=7))]
     rows += [("p_null", "a0", None), ("p_empty", "a1", ""), ("p_blank", "a2", " \n")]
@@ -123,7 +146,6 @@ def test_score_posts_spark_equals_pandas(trained, spark):
     got = (scored.withColumn("_null", F.col("p_ai").isNull()).withColumn("_nan", F.isnan("p_ai"))
            .toPandas().set_index("post_id").sort_index())          # test-sized data only
 
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     frame = pd.DataFrame(rows, columns=["post_id", "account_id", "body"]).set_index("post_id").sort_index()
     expected = np.asarray(mlflow.pyfunc.load_model(uri).predict(frame.rename(columns={"body": "text"})),
                           dtype=np.float64)

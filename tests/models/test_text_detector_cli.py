@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import pytest
 from test_text_detector import _synthetic_rows, _write
 from typer.testing import CliRunner
 
 from genuine.cli.app import app
-from genuine.models.text_detector import TextDetectorConfig, resolve_corpus, text_detector_config
+from genuine.core import tracking
+from genuine.core.errors import ConfigError
+from genuine.models.config import TextDetectorConfig, text_detector_config
+from genuine.models.text_corpus import resolve_corpus
 
 FAST = ["--set", "text_detector.char_ngram_max=3", "--set", "text_detector.inner_folds=2",
         "--set", "text_detector.max_iter=500"]
@@ -34,8 +36,6 @@ def test_config_section_is_validated_and_reaches_the_detector(cfg_factory):
     assert text_detector_config(cfg_factory()) == TextDetectorConfig()   # base.yml repeats the defaults
     tuned = text_detector_config(cfg_factory("text_detector.char_ngram_max=3", "text_detector.corpus=[a.jsonl]"))
     assert (tuned.char_ngram_max, tuned.corpus) == (3, ["a.jsonl"])
-    from genuine.core.errors import ConfigError
-
     with pytest.raises(ConfigError, match="text_detector.char_ngram_maxx"):
         text_detector_config(cfg_factory("text_detector.char_ngram_maxx=3"))
 
@@ -52,7 +52,7 @@ def test_train_registers_a_champion_and_prints_heldout_auroc(cfg_factory, corpus
     res = CliRunner().invoke(app, ["train-text-detector", "--corpus", str(corpus), *_args(cfg)])
     assert res.exit_code == 0, res.output
     assert "heldout_auroc_syn_a" in res.output and "heldout_auroc_syn_b" in res.output
-    client = mlflow.MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
+    client = tracking.client(cfg.mlflow)
     mv = client.get_model_version_by_alias(cfg.mlflow.text_model, "champion")
     params = client.get_run(mv.run_id).data.params
     assert (str(mv.version), params["char_ngram_max"], params["rows_syn_a"]) == ("1", "3", "100")

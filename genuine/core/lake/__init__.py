@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
 from genuine.core.errors import LakeError
 from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
+from genuine.core.lake.sparkdelta import SparkDeltaEngine
 from genuine.core.session import delta_jvm_available
 
 __all__ = ["Lake", "WriteResult",
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 def make_engine(spark: SparkSession, choice: str) -> Engine:
     """`auto` takes delta-spark when its JVM classes load, else delta-rs; an explicit choice is obeyed."""
     if choice == "delta-spark" or (choice == "auto" and delta_jvm_available(spark)):
-        from genuine.core.lake.sparkdelta import SparkDeltaEngine
-
         if not delta_jvm_available(spark):
             raise LakeError("lake.engine=delta-spark but the delta-spark JVM classes are not on the classpath")
         return SparkDeltaEngine(spark)
@@ -89,6 +88,4 @@ class Lake:
 
 def _nullable(schema: StructType) -> StructType:
     """Delta makes non-nullable fields NOT NULL, and a later append with a null then fails: avoid it."""
-    from pyspark.sql.types import StructField
-
     return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])

@@ -15,8 +15,9 @@ import time
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable
@@ -61,8 +62,6 @@ class DeltaRsEngine:
         return DeltaTable(uri).version() if self.exists(uri) else None
 
     def spark_schema(self, dt: DeltaTable) -> StructType:
-        import pyarrow as pa
-
         arrow = pa.schema(dt.schema().to_arrow())
         return from_arrow_schema(arrow)
 
@@ -223,8 +222,6 @@ class DeltaRsEngine:
 
 
 def _norm(path: str) -> str:
-    from urllib.parse import unquote
-
     p = unquote(path)
     for prefix in ("file://", "file:"):
         if p.startswith(prefix):

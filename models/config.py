@@ -1,0 +1,141 @@
+"""The models stage's configuration: `model:` (the account model) and `text_detector:` of conf/base.yml.
+
+Both are strict (an unknown key is an error naming it) and validated where a command or job starts, so a
+typo fails before any data are read.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from genuine.core.config import Config, Strict
+
+CandidateKind = Literal["hgb", "logreg"]
+
+
+# --- the account model (conf: `model:`) --------------------------------------------------------------
+
+class PrecisionTargets(Strict):
+    auto: float = Field(default=0.995, gt=0, le=1)
+    review: float = Field(default=0.90, gt=0, le=1)
+
+
+class HgbParams(Strict):
+    learning_rate: float = Field(default=0.1, gt=0)
+    max_iter: int = Field(default=200, ge=1)
+    max_leaf_nodes: int = Field(default=31, ge=2)
+    min_samples_leaf: int = Field(default=20, ge=1)
+    l2_regularization: float = Field(default=1.0, ge=0)
+    max_features: float = Field(default=1.0, gt=0, le=1)
+    early_stopping: bool = False
+
+
+class LogRegParams(Strict):
+    C: float = Field(default=1.0, gt=0)
+    max_iter: int = Field(default=2000, ge=1)
+
+
+class LosoConfig(Strict):
+    enabled: bool = True
+    min_accounts: int = Field(default=10, ge=1)    # a strategy with fewer labelled accounts is not held out
+
+
+class ReasonConfig(Strict):
+    top_k: int = Field(default=3, ge=1)
+    reference_quantiles: int = Field(default=1001, ge=11)
+    # a feature is a reason only when fewer than (100 - this) % of humans are as extreme
+    min_tail_percentile: float = Field(default=95.0, ge=50, le=100)
+    weight_by_importance: bool = True      # ties in extremeness broken by permutation importance
+
+
+class GatesConfig(Strict):
+    min_pr_auc: float = Field(default=0.80, ge=0, le=1)           # absolute gate (also for the first model)
+    pr_auc_tolerance: float = Field(default=0.01, ge=0, le=1)     # challenger may trail the champion by this
+    protected_fpr_limit: dict[Literal["auto", "review"], float] = {"auto": 0.01, "review": 0.10}
+    min_group_size: int = Field(default=30, ge=1)  # protected groups smaller than this are reported, not gated
+
+
+class ModelConfig(Strict):
+    positive_label: str = "ai_managed"
+    negative_label: str = "human"
+    seed: int = 20261001
+    holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
+    validation_fraction: float = Field(default=0.30, gt=0, lt=1)   # share of the non-holdout part
+    candidates: list[CandidateKind] = Field(default=["hgb", "logreg"], min_length=1)
+    class_weight: Literal["balanced"] | None = "balanced"
+    # sigmoid by default: isotonic on a few hundred labels maps the top of the ranking onto one plateau
+    # at 1.0, and a single human inside that plateau makes a 0.995-precision threshold unreachable.
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+    calibration_folds: int = Field(default=3, ge=2)
+    precision_targets: PrecisionTargets = PrecisionTargets()
+    min_flagged: int = Field(default=10, ge=1)     # a threshold must flag at least this many validation accounts
+    hgb: HgbParams = HgbParams()
+    logreg: LogRegParams = LogRegParams()
+    permutation_repeats: int = Field(default=5, ge=1)
+    # OpenMP threads for tree fitting; null = the library default (all cores). On a shared or busy
+    # machine the default oversubscribes and a 1 s fit takes 10 s; labelled data are small anyway.
+    threads: int | None = Field(default=1, ge=1)
+    protected_strategies: list[str] = ["prolific_creator", "brand", "night_shift"]
+    protect_verified: bool = True
+    loso: LosoConfig = LosoConfig()
+    reasons: ReasonConfig = ReasonConfig()
+    gates: GatesConfig = GatesConfig()
+
+    @model_validator(mode="after")
+    def _targets_ordered(self) -> ModelConfig:
+        if self.precision_targets.auto < self.precision_targets.review:
+            raise ValueError("precision_targets.auto must be >= precision_targets.review")
+        return self
+
+
+# --- the AI-text detector (conf: `text_detector:`) ----------------------------------------------------
+
+class TextDetectorConfig(Strict):
+    """Hyper-parameters of the detector; defaults are the design docs/text-detector.md argues for."""
+
+    max_chars: int = Field(2000, ge=1, description="texts are cut to this many characters: bounds cost per post")
+    char_ngram_max: int = Field(4, ge=1, le=6, description="character n-grams 1..N over the marked text")
+    char_min_df: int = Field(2, ge=1, description="an n-gram must occur in this many training texts")
+    word_ngrams: bool = Field(True, description="add jieba/regex word unigrams + bigrams")
+    word_min_df: int = Field(2, ge=1)
+    shape_ngram_max: int = Field(5, ge=0, le=8, description="n-grams 1..N of the text's character kinds (0 = none)")
+    style: bool = Field(True, description="add stylometric features (punctuation, sentence lengths, connectives)")
+    predictability: bool = Field(True, description="add word rarity (wordfreq ranks) and compressibility")
+    frequency_top_n: int = Field(30000, ge=100, description="words of each language's frequency list kept")
+    dense_model: Literal["hgb", "logreg"] = Field("hgb", description="model of the dense (style) view")
+    C_text: float = Field(4.0, gt=0, description="inverse L2 strength, logistic regression on tf-idf")
+    C_nb: float = Field(4.0, gt=0, description="inverse L2 strength, logistic regression on NB-scaled tf-idf")
+    C_style: float = Field(1.0, gt=0, description="inverse L2 strength of the dense view when it is logreg")
+    nb_alpha: float = Field(1.0, gt=0, description="smoothing of the naive-Bayes log-count ratios")
+    hgb_max_iter: int = Field(200, ge=1, description="boosting rounds of the dense view when it is hgb")
+    hgb_learning_rate: float = Field(0.05, gt=0)
+    hgb_max_leaf_nodes: int = Field(15, ge=2)
+    hgb_min_samples_leaf: int = Field(20, ge=1)
+    inner_folds: int = Field(3, ge=2, description="inner CV folds that learn the blend weights")
+    max_iter: int = Field(3000, ge=100)
+    balance_sources: bool = Field(True, description="weigh every corpus file equally in training")
+    holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of each file x label held out for metrics")
+    refit_on_all: bool = Field(True, description="register a model refit on all rows (metrics stay from the holdout fit)")
+    cv_folds: int = Field(5, ge=0, description="training also logs K-fold AUROC, FPR tables and speed (0 = skip)")
+    leave_one_file_out: bool = Field(True, description="training also logs AUROC on each file when trained on the others")
+    fpr_human_share: float = Field(0.05, gt=0, lt=1, description="FPR tables at the threshold flagging this share of humans")
+    fpr_length_edges: list[int] = Field(default_factory=lambda: [50, 200], min_length=1,
+                                        description="text-length bucket edges (characters) of the FPR tables")
+    seed: int = 0
+    corpus: list[str] = Field(default_factory=list, description=(
+        "default corpus files or glob patterns (relative to the working directory) when a command is given "
+        "no --corpus; files that are absent are skipped with a warning"))
+
+    @model_validator(mode="after")
+    def _edges_increase(self) -> TextDetectorConfig:
+        if any(b <= a for a, b in zip(self.fpr_length_edges, self.fpr_length_edges[1:], strict=False)) \
+                or self.fpr_length_edges[0] <= 0:
+            raise ValueError("fpr_length_edges must be positive and increasing")
+        return self
+
+
+def text_detector_config(cfg: Config) -> TextDetectorConfig:
+    """The validated `text_detector` block of the config (defaults for keys it does not set)."""
+    return cfg.section("text_detector", TextDetectorConfig)

@@ -1,0 +1,85 @@
+"""Score thresholds of the two bands (auto, review), chosen on validation to meet a precision target.
+
+The chosen thresholds travel with the registered model version as tags, so scoring, enforcement and an
+audit replay all use the very thresholds training chose for that version.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from genuine.models.config import ModelConfig
+
+BANDS: tuple[str, str] = ("auto", "review")
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    threshold: float          # inf when the target cannot be met: the band never fires
+    precision: float
+    recall: float
+    flagged: int
+    met: bool
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    auto: float
+    review: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"auto": self.auto, "review": self.review}
+
+    def as_tags(self) -> dict[str, str]:
+        # repr round-trips a float exactly, so scoring uses the very threshold chosen here.
+        return {f"threshold.{b}": repr(float(t)) for b, t in self.as_dict().items()}
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> Thresholds:
+        try:
+            return cls(auto=float(tags["threshold.auto"]), review=float(tags["threshold.review"]))
+        except KeyError as exc:
+            raise KeyError(f"model version has no tag {exc.args[0]!r}: not trained by genuine?") from None
+
+    def band(self, scores: np.ndarray) -> np.ndarray:
+        s = np.asarray(scores, dtype="float64")
+        return np.where(s >= self.auto, "auto", np.where(s >= self.review, "review", "none"))
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: int) -> ThresholdChoice:
+    """Lowest score cut whose precision meets `target` and keeps meeting it at every stricter cut that
+    flags at least `min_flagged` accounts. The second condition keeps a lucky dip from setting the
+    threshold; `min_flagged` keeps a handful of accounts from justifying it."""
+    y = np.asarray(y, dtype="int64")
+    p = np.asarray(p, dtype="float64")
+    n_pos = int(y.sum())
+    if len(p) == 0 or n_pos == 0:
+        return ThresholdChoice(math.inf, math.nan, math.nan, 0, False)
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    tp = np.cumsum(ys)
+    last_of_tie = np.r_[ps[1:] != ps[:-1], True]
+    cut = np.nonzero(last_of_tie)[0]
+    flagged = cut + 1
+    prec = tp[cut] / flagged
+    supported = flagged >= min_flagged
+    ok = prec >= target - 1e-12
+    bad = np.nonzero(supported & ~ok)[0]
+    first_bad = bad[0] if len(bad) else len(cut)
+    good = np.nonzero(supported[:first_bad] & ok[:first_bad])[0]
+    if len(good) == 0:
+        return ThresholdChoice(math.inf, math.nan, 0.0, 0, False)
+    j = good[-1]
+    return ThresholdChoice(float(ps[cut[j]]), float(prec[j]), float(tp[cut[j]] / n_pos), int(flagged[j]), True)
+
+
+def choose_thresholds(y: np.ndarray, p: np.ndarray, cfg: ModelConfig) -> tuple[Thresholds, dict[str, ThresholdChoice]]:
+    """Thresholds for both bands; auto is never below review (precision is not monotone in the cut)."""
+    review = choose_threshold(y, p, cfg.precision_targets.review, cfg.min_flagged)
+    auto = choose_threshold(y, p, cfg.precision_targets.auto, cfg.min_flagged)
+    return Thresholds(auto=max(auto.threshold, review.threshold), review=review.threshold), \
+        {"auto": auto, "review": review}

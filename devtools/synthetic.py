@@ -52,6 +52,17 @@ SIGNALS: dict[str, dict[str, float]] = {
                     "follow_triangles": 1.0, "reports_received": 1.0, "account_age_days": 1.0},
     "humanized": {"ai_text_p_mean": 2.0, "ai_text_high_share": 2.0, "lexical_diversity_mean": 1.2,
                   "reply_fast_share": 1.5, "gap_cv": 1.0, "media_undeclared_aigc_share": 1.5},
+    # issue 12's strategies and traps (docs/simulator.md), on features every build has
+    "hijacked": {"automation_client_share": 1.5, "ai_text_p_mean": 1.0, "gap_cv": 0.8, "account_age_days": -1.0},
+    "dormant_sleeper": {"coord_weighted_degree": 2.0, "coord_partners": 2.0, "burstiness": 1.5,
+                        "active_days": -1.5, "account_age_days": -1.0},
+    "loose_ring": {"coord_partners": 1.5, "coord_weighted_degree": 1.0, "near_dup_other_accounts": 1.0},
+    "llm_persona": {"ai_text_p_mean": 2.0, "ai_text_high_share": 1.5, "reply_fast_share": 2.5,
+                    "reply_latency_median_s": 2.0},
+    "fan_community": {"coord_weighted_degree": 1.5, "coord_partners": 1.5, "emoji_rate_mean": 1.0},
+    "smm_manager": {"device_max_accounts": 2.0, "automation_client_share": 1.5, "zero_second_share": 1.0},
+    "ai_assisted_creator": {"ai_text_p_mean": 2.0, "ai_text_high_share": 2.0, "text_length_mean": 1.0},
+    "shift_worker": {"night_share": 1.5, "hour_js_distance": 1.5, "hour_entropy_bits": -1.0},
 }
 VERIFIED_SHARE: dict[str, float] = {"human": 0.02, "unusual_human": 0.20, "ai": 0.0}
 _UNIT_SHARES = ("share 0-1", "bits 0-1", "probability")

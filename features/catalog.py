@@ -8,10 +8,11 @@ from pathlib import Path
 
 from pyspark.sql.types import DateType, LongType, MapType, StringType, StructField, StructType, TimestampType
 
-from genuine.features import behaviour, content, network, reports
+from genuine.features import behaviour, change, content, network, reports
 from genuine.features.registry import FAMILIES, Feature
 
-ALL_FEATURES: list[Feature] = [*behaviour.FEATURES, *content.FEATURES, *network.FEATURES, *reports.FEATURES]
+ALL_FEATURES: list[Feature] = [*behaviour.FEATURES, *content.FEATURES, *network.FEATURES, *reports.FEATURES,
+                               *change.FEATURES]
 FEATURE_NAMES: list[str] = [f.name for f in ALL_FEATURES]
 BY_NAME: dict[str, Feature] = {f.name: f for f in ALL_FEATURES}
 

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pyspark.sql.types import DataType, DoubleType, LongType
 
-Family = Literal["behaviour", "content", "network", "reports"]
-FAMILIES: tuple[Family, ...] = ("behaviour", "content", "network", "reports")
+Family = Literal["behaviour", "content", "network", "reports", "change"]
+FAMILIES: tuple[Family, ...] = ("behaviour", "content", "network", "reports", "change")
 
 
 @dataclass(frozen=True)

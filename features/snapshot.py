@@ -19,6 +19,7 @@ from genuine.core.config import Strict
 from genuine.core.errors import NoEventsError
 from genuine.features.behaviour import BehaviourConfig, behaviour_features
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
+from genuine.features.change import ChangeConfig, change_features
 from genuine.features.content import ContentConfig, content_features
 from genuine.features.network import NetworkConfig, network_features
 from genuine.features.registry import FAMILIES, Family
@@ -45,6 +46,7 @@ class FeaturesConfig(Strict):
     content: ContentConfig
     network: NetworkConfig
     reports: ReportsConfig
+    change: ChangeConfig = Field(default_factory=ChangeConfig)
 
 
 @dataclass(frozen=True)
@@ -53,17 +55,19 @@ class FamilyConfigs:
     content: ContentConfig
     network: NetworkConfig
     reports: ReportsConfig
+    change: ChangeConfig
 
     @classmethod
     def from_section(cls, section: dict) -> FamilyConfigs:
         return cls(BehaviourConfig.model_validate(section.get("behaviour", {})),
                    ContentConfig.model_validate(section.get("content", {})),
                    NetworkConfig.model_validate(section.get("network", {})),
-                   ReportsConfig.model_validate(section.get("reports", {})))
+                   ReportsConfig.model_validate(section.get("reports", {})),
+                   ChangeConfig.model_validate(section.get("change", {})))
 
     @classmethod
     def of(cls, features: FeaturesConfig) -> FamilyConfigs:
-        return cls(features.behaviour, features.content, features.network, features.reports)
+        return cls(features.behaviour, features.content, features.network, features.reports, features.change)
 
 
 @dataclass
@@ -151,6 +155,8 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
         return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network)
     if family == "reports":
         return report_features(inp.accounts, inp.reports, inp.labels, as_of, cfgs.reports)
+    if family == "change":
+        return change_features(inp.accounts, inp.posts, inp.interactions, inp.sessions, as_of, cfgs.change)
     raise ValueError(f"unknown feature family {family!r}; known: {FAMILIES}")
 
 

@@ -20,6 +20,7 @@ class FieldSpec:
     required: bool = False
     enum: str | None = None          # name of the list in IngestConfig for kind == "enum"
     target: str | None = None        # output column name when it differs (hashed fields)
+    prefix_target: str | None = None  # ip fields: column of the HMAC of the network prefix (ingest/ip.py)
 
 
 F = FieldSpec
@@ -41,7 +42,8 @@ CONTRACT: dict[str, list[FieldSpec]] = {
     ],
     "sessions": [
         F("session_id", "id", True), F("account_id", "account_ref", True),
-        F("device_id", "device", True, target="device_hash"), F("ip", "ip", False, target="ip_hash"),
+        F("device_id", "device", True, target="device_hash"), F("ip", "ip", False, target="ip_hash",
+                                                                    prefix_target="ip_prefix_hash"),
         F("started_at", "timestamp", True), F("client", "enum", True, enum="session_clients"),
     ],
     "reports": [
@@ -71,11 +73,11 @@ REASONS: dict[str, str] = {
     "impossible_timestamp": "a timestamp is before ingest.min_timestamp or in the future",
     "unknown_enum": "an enumerated field has a value outside the configured list",
     "invalid_phash": "a media perceptual hash is not 16 hex characters",
-    "invalid_ip": "the ip field is not an IPv4 or IPv6 address",
+    "invalid_ip": "the ip field is not a well-formed IPv4 or IPv6 address (no zone id)",
     "missing_target_post": "a like/collect/comment/share names no target_post_id",
     "orphan_account": "a referenced account is not in the export or the raw accounts table",
     "orphan_post": "the referenced post is not in the export or the raw posts table",
-    "target_mismatch": "target_account_id is not the author of target_post_id",
+    "target_mismatch": "target_account_id is not the author of target_post_id (and the event is not a reply)",
     "before_target": "the event happens before the post or account it refers to was created",
     "duplicate_key_conflict": "the export holds the same key more than once with different content",
     "duplicate_record": "an exact copy of a record already accepted from this export",

@@ -16,12 +16,11 @@ from genuine.core.config import IngestConfig
 from genuine.core.privacy import hmac_sha256
 from genuine.core.schemas import ENTITY_KEYS, QUARANTINE, RAW_SCHEMAS
 from genuine.ingest.contract import CONTRACT, REASONS, FieldSpec
+from genuine.ingest.ip import ip_prefix, is_ip
 
 ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$"
 EPOCH_MS = r"^-?\d{1,15}$"
 PHASH = r"^[0-9a-fA-F]{16}$"
-IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
-IPV6 = r"^[0-9a-fA-F:.]{2,45}$"
 MEDIA_RAW = "array<struct<phash:string,aigc_label:string>>"
 
 Check = tuple[str, Column, Column]   # (reason, failing condition, detail)
@@ -89,7 +88,7 @@ def field_checks(entity: str, cfg: IngestConfig, now: datetime) -> list[Check]:
             allowed = getattr(cfg, s.enum or "")
             checks.append(("unknown_enum", present & ~v.isin(*allowed), _detail(s, f"not one of {allowed}")))
         if s.kind == "ip":
-            checks.append(("invalid_ip", present & ~(v.rlike(IPV4) | (v.contains(":") & v.rlike(IPV6))),
+            checks.append(("invalid_ip", present & ~is_ip(v),
                            _detail(s, "not an IP address")))
     if entity == "interactions":
         checks.append(("missing_target_post", _v("kind").isin(*cfg.post_target_kinds) & _missing("target_post_id"),
@@ -130,6 +129,8 @@ def typed_columns(entity: str, key: bytes) -> list[Column]:
         else:
             col = v
         out.append(col.alias(s.target or s.name))
+        if s.prefix_target:   # the prefix never lands in clear either
+            out.append(hmac_sha256(F.when(~_missing(s.name), ip_prefix(v)), key).alias(s.prefix_target))
     return out
 
 
@@ -183,8 +184,11 @@ def check_references(df: DataFrame, entity: str, accounts: DataFrame, posts: Dat
         df = df.join(known_posts, df["target_post_id"] == known_posts["_p"], "left")
         df = flag(df, "orphan_post", F.col("target_post_id").isNotNull() & F.col("_p").isNull(),
                   F.concat(F.lit("target_post_id: unknown post "), F.col("target_post_id")))
-        df = flag(df, "target_mismatch", F.col("_p").isNotNull() & (F.col("_p_author") != F.col("target_account_id")),
-                  F.concat(F.lit("target_account_id: post author is "), F.col("_p_author")))
+        # A reply (the platform's convention): the post's author comments on its own post and targets the
+        # account it answers. Fast replies are evidence against automated personas: never quarantine them.
+        reply = (F.col("kind") == F.lit("comment")) & (F.col("actor_id") == F.col("_p_author"))
+        df = flag(df, "target_mismatch", F.col("_p").isNotNull() & (F.col("_p_author") != F.col("target_account_id"))
+                  & ~reply, F.concat(F.lit("target_account_id: post author is "), F.col("_p_author")))
         df = flag(df, "before_target", F.col("_p").isNotNull() & (F.col("created_at") < F.col("_p_at")),
                   F.lit("created_at: before the target post was created"))
     return df.drop(*[c for c in df.columns if c.startswith("_a") or c.startswith("_p")])

@@ -77,7 +77,8 @@ class ModelConfig(Strict):
     # OpenMP threads for tree fitting; null = the library default (all cores). On a shared or busy
     # machine the default oversubscribes and a 1 s fit takes 10 s; labelled data are small anyway.
     threads: int | None = Field(default=1, ge=1)
-    protected_strategies: list[str] = ["prolific_creator", "brand", "night_shift"]
+    protected_strategies: list[str] = ["prolific_creator", "brand", "night_shift", "fan_community", "smm_manager",
+                                       "ai_assisted_creator", "shift_worker"]
     protect_verified: bool = True
     loso: LosoConfig = LosoConfig()
     reasons: ReasonConfig = ReasonConfig()
@@ -115,7 +116,7 @@ class TextDetectorConfig(Strict):
     hgb_min_samples_leaf: int = Field(20, ge=1)
     inner_folds: int = Field(3, ge=2, description="inner CV folds that learn the blend weights")
     max_iter: int = Field(3000, ge=100)
-    balance_sources: bool = Field(True, description="weigh every corpus file equally in training")
+    balance_sources: bool = Field(False, description="weigh every corpus file equally in training")
     holdout_fraction: float = Field(0.2, gt=0, lt=1, description="share of each file x label held out for metrics")
     refit_on_all: bool = Field(True, description="register a model refit on all rows (metrics stay from the holdout fit)")
     cv_folds: int = Field(5, ge=0, description="training also logs K-fold AUROC, FPR tables and speed (0 = skip)")

@@ -2,8 +2,9 @@
 
 Why linear models over n-grams plus a small tree model over dense features: it must run on every post of
 the platform on CPU, so the cost per post has to stay well under a millisecond (>= 1,000 posts per second
-per core). On the HC3 Plus development split it beats the character n-gram baseline on every file, within
-files and across them (docs/text-detector.md has the cross-validated and leave-one-file-out evidence).
+per core). On the HC3 Plus development split it beats the character n-gram baseline on every file
+(docs/text-detector.md has the cross-validated evidence, and the leave-one-file-out check, where it does
+not always).
 
 Missing text (null, empty or blank) gets P(ai) = NaN from the pyfunc and null from `score_posts`: no text
 is no evidence, so a per-account mean must skip it rather than count it as 0.5 (Spark's avg() skips nulls
@@ -181,7 +182,7 @@ def _one_thread() -> Iterator[None]:
 class StackedBlend(StackedLinear):
     """StackedLinear whose dense view is gradient-boosted trees instead of a logistic regression.
 
-    Why: style, shape-independent habits and predictability act on P(ai) in ways a linear model cannot
+    Why: style and predictability features act on P(ai) in ways a linear model cannot
     follow (a share of rare words means one thing in a 20-character paraphrase and another in a 300-character
     answer); on the development split the trees over the dense block alone beat the baseline's n-grams on
     English. Trees score each row on its own, so a post's score still does not depend on its batch.

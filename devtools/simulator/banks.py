@@ -207,3 +207,76 @@ REPORT_EN = {
     "misinformation": ("fake info", "misleading claims"),
     "other": ("", "please check"),
 }
+
+# --- LLM personas (and the posts creators write with declared AI help): fluent, varied, few connectors ------
+LLM_ZH_TITLE = ("关于{t}的一点小心得", "{t}｜我的真实体验分享", "聊聊{t}：那些没人告诉你的细节", "坚持{t}一个月后的变化",
+                "{t}新手少走弯路的几个建议", "我的{t}日常，慢慢来也很好", "给想入门{t}的朋友", "这一年{t}教会我的事")
+LLM_ZH_OPEN = ("最近一直在琢磨{t}这件事，", "周末花了点时间整理了一下关于{t}的心得，", "和朋友聊到{t}，突然有很多想说的。",
+               "作为一个{t}爱好者，", "被问了很多次关于{t}的问题，今天统一回复一下。", "记录一下这段时间在{t}上的一些体会。",
+               "说起{t}，我一开始也走了不少弯路。", "今天想认真聊聊{t}。", "不知不觉接触{t}已经快一年了，", "")
+LLM_ZH_BODY = ("其实最关键的一点是找到适合自己的节奏，而不是盲目跟风。", "我试过好几种方法，最后发现简单的反而最有效。",
+               "如果你也刚开始接触，不妨先从小的改变做起。", "很多细节只有亲自尝试过才会真正明白。",
+               "比起追求完美，我更在意能不能长期坚持下去。", "这个过程并不总是轻松的，但每一点进步都让人很有成就感。",
+               "有时候慢下来，反而能看到更多以前忽略的东西。", "我把自己踩过的坑整理了一下，希望能帮到有需要的人。",
+               "身边的朋友试了之后，反馈也都还不错。", "当然每个人的情况不同，适合我的不一定适合你。",
+               "预算有限的话，可以先从基础款开始，不用一步到位。", "真正让我坚持下来的，是每天一点点的小变化。",
+               "刚开始的时候我也很迷茫，后来慢慢摸到了一些门道。", "这些经验谈不上专业，只是我自己的真实感受。",
+               "最让我意外的是，很多看起来复杂的事情，拆开来其实并不难。", "与其焦虑结果，不如先把眼前的每一步走好。",
+               "我现在的习惯是每周复盘一次，看看哪些地方还能调整。", "如果只能给一个建议，那就是别给自己太大压力。")
+LLM_ZH_CLOSE = ("你们平时是怎么做的？欢迎在评论区交流～", "希望对你有一点点帮助。", "有问题可以留言，我看到都会回复。",
+                "一起加油吧！", "下次再和大家分享更多细节。", "如果觉得有用，记得收藏哦。", "")
+LLM_EN_TITLE = ("A few thoughts on {t}", "What I learned about {t} this month", "My honest take on {t}",
+                "{t}: small habits that actually helped", "If you are new to {t}, read this", "A slow year of {t}")
+LLM_EN_OPEN = ("I've been thinking a lot about {t} lately.", "A few people asked me about {t}, so here goes.",
+               "After a month of focusing on {t}, here's where I landed.", "Quick reflection on my {t} journey.",
+               "Sharing something I wish I'd known earlier about {t}.", "")
+LLM_EN_BODY = ("The biggest shift for me was finding a rhythm that actually fits my life.",
+               "I tried a lot of approaches, and the simplest one ended up working best.",
+               "If you're just starting out, small consistent steps beat big plans every time.",
+               "Some details only make sense once you try them yourself.",
+               "Honestly, consistency mattered far more than getting everything perfect.",
+               "It wasn't always easy, but the small wins kept me going.",
+               "Everyone's situation is different, so take what works and leave the rest.",
+               "You don't need the fancy version to begin; the basics are more than enough.",
+               "What surprised me most is how manageable it feels once you break it down.",
+               "I now check in with myself every week and adjust as I go.")
+LLM_EN_CLOSE = ("How do you approach it? I'd love to hear in the comments.", "Hope this helps someone!",
+                "Feel free to ask anything, I read every comment.", "More on this soon.", "")
+LLMC_ZH_OPEN = ("谢谢你的留言！", "这个问题问得很好，", "很高兴对你有帮助～", "感谢认真看完，", "好问题！", "谢谢支持，",
+                "写得真好，", "很有共鸣！", "认真看完了，", "这个角度很有意思，")
+LLMC_ZH_BODY = ("我的建议是先从{t}的基础做起，慢慢找到适合自己的方式。", "我一般会先小范围试一试，效果好再坚持下去。",
+                "其实不用太纠结，按自己的节奏来就好。", "这一点我也是摸索了很久才明白的。",
+                "可以先从最简单的一步开始，别一下子给自己太多任务。", "每个人情况不一样，多尝试几次就会有感觉。",
+                "关于{t}，我之后会专门整理一篇更详细的分享。")
+LLMC_ZH_END = ("有其他问题随时问我～", "一起加油！", "希望对你有帮助。", "", "😊")
+LLMC_EN_OPEN = ("Thanks so much for the comment!", "Great question!", "Glad this was helpful!", "Appreciate you reading!",
+                "Love this perspective!", "Such a thoughtful post.")
+LLMC_EN_BODY = ("I'd start with the basics of {t} and build from there.", "Try it small first and see how it feels.",
+                "Honestly, go at your own pace; there's no rush.", "That took me a while to figure out too.",
+                "I'm planning a longer post on {t} soon.")
+LLMC_EN_END = ("Let me know how it goes!", "Happy to help anytime.", "", "😊")
+
+# --- loose rings: each campaign pushes one talking point; every member paraphrases it -----------------------
+PARAPHRASE_ZH = (
+    ("这个真的挺好用的", "用下来确实不错", "亲测好用，不是广告", "用了一段时间，效果可以的", "说实话比我想象中好", "真的有被惊艳到"),
+    ("推荐大家试试", "值得入手", "可以冲", "身边朋友都在用", "真心建议试一下", "闭眼入不会错"),
+    ("支持一下博主", "博主说得很对", "同意楼主的看法", "这个观点我赞同", "说到心坎里了", "讲得太清楚了"),
+    ("价格也很合理", "性价比挺高的", "这个价位很划算了", "不贵，值得", "比其他家便宜不少", "这个价格真的良心"),
+    ("已经回购好几次了", "用完又买了一瓶", "第三次下单了", "家里人也让我再买", "一直在用，没换过", "回购无数次"),
+)
+PARAPHRASE_ZH_OPEN = ("哇", "确实", "嗯嗯", "说真的", "姐妹们", "讲真", "我也觉得")
+PARAPHRASE_EN = (
+    ("this actually works", "honestly better than expected", "been using it a while, solid", "genuinely good stuff"),
+    ("worth a try", "would recommend", "go for it", "everyone I know uses this"),
+    ("totally agree with this", "you nailed it", "this is so true", "couldn't have said it better"),
+    ("great value too", "price is fair", "pretty affordable for what it is", "cheaper than the others"),
+    ("bought it again already", "on my third one", "repurchased twice", "never switching"),
+)
+PARAPHRASE_EN_OPEN = ("ok", "honestly", "yes", "same", "tbh")
+PARAPHRASE_TAIL = ("", "！", "～", "👍", "。", "!!", "🙌", "")
+
+# --- fans: short, emotional, emoji-heavy --------------------------------------------------------------------
+FAN_ZH = ("哥哥好帅", "冲冲冲", "啊啊啊啊啊", "第一！", "打卡", "来了来了", "爱你", "永远支持你", "哥哥辛苦了", "太好看了吧",
+          "守护最好的哥哥", "前排", "宝贝好可爱", "今天也超爱你", "神颜", "绝美", "哥哥早点休息", "等到了！", "又是心动的一天")
+FAN_EN = ("omg", "ily", "king", "first!", "so handsome", "slay", "we love you", "queen", "stan forever", "finally!!")
+FAN_EMOJI = ("😍", "❤️", "🔥", "✨", "💕", "🥰", "😭", "💖", "👑")

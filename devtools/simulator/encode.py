@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_ENTITY_KEY = {"account": 1, "post": 2, "event": 3, "session": 4, "report": 5, "device": 6, "image": 7}
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -89,3 +91,28 @@ def digits(values: np.ndarray, width: int) -> pa.StringArray:
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
     chars = ((v[:, None] // powers[None, :]) % 10 + 48).astype(np.uint8)
     return strings_from_matrix(chars)
+
+
+def mask_strings(values: pa.Array, null: np.ndarray) -> pa.Array:
+    """Set rows to null where `null` is true."""
+    return pc.if_else(pa.array(null), pa.scalar(None, pa.string()), values)
+
+
+def _key(seed: int, entity: str) -> int:
+    return int(mix64(np.array([seed * 16 + _ENTITY_KEY[entity]], dtype=np.uint64))[0])
+
+
+class Ids:
+    """Keyed id encoders of one run (ids differ between seeds, never collide within a run)."""
+
+    def __init__(self, seed: int) -> None:
+        self.keys = {name: _key(seed, name) for name in _ENTITY_KEY}
+
+    def account(self, idx: np.ndarray) -> pa.Array:
+        return make_ids("u", idx, self.keys["account"])
+
+    def post(self, number: np.ndarray) -> pa.Array:
+        return make_ids("p", number, self.keys["post"])
+
+    def of(self, entity: str, prefix: str, numbers: np.ndarray) -> pa.Array:
+        return make_ids(prefix, numbers, self.keys[entity])

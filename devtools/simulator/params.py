@@ -3,7 +3,8 @@
 The simulator exists to give the detector something to be wrong about: each population plants the
 signals it should be caught by (or, for genuine but unusual humans, the signals it must NOT be punished
 for). Keeping the knobs here, named and commented, lets a reader check a claimed signal against the
-number that produces it, and lets tests override shares without touching code.
+number that produces it, and lets tests override shares without touching code. One module on purpose
+(over 400 lines): a knob is always found here, next to the comment that says what it plants.
 """
 
 from __future__ import annotations
@@ -26,21 +27,38 @@ STRATEGY_POPULATION: dict[str, str] = {
     "engagement_farm": "ai",
     "device_ring": "ai",
     "humanized": "ai",
+    # added for issue 12 (codes continue after the first nine, so their codes did not move)
+    "hijacked": "ai",
+    "dormant_sleeper": "ai",
+    "loose_ring": "ai",
+    "llm_persona": "ai",
+    "fan_community": "unusual_human",
+    "smm_manager": "unusual_human",
+    "ai_assisted_creator": "unusual_human",
+    "shift_worker": "unusual_human",
 }
 STRATEGIES: tuple[str, ...] = tuple(STRATEGY_POPULATION)
 POPULATIONS: tuple[str, ...] = ("human", "unusual_human", "ai")
 
-# Default share of accounts per strategy: ~85 % ordinary humans, 5 % genuine-but-unusual, 10 % AI.
+# Default share of accounts per strategy: 80 % ordinary humans, 8 % genuine-but-unusual, 12 % AI.
 DEFAULT_SHARES: dict[str, float] = {
-    "ordinary": 0.85,
+    "ordinary": 0.80,
     "prolific_creator": 0.02,
     "brand": 0.02,
     "night_shift": 0.01,
-    "fixed_interval": 0.015,
-    "jittered_scheduler": 0.02,
-    "engagement_farm": 0.03,
-    "device_ring": 0.015,
-    "humanized": 0.02,
+    "fan_community": 0.0075,
+    "smm_manager": 0.0075,
+    "ai_assisted_creator": 0.0075,
+    "shift_worker": 0.0075,
+    "fixed_interval": 0.01,
+    "jittered_scheduler": 0.015,
+    "engagement_farm": 0.02,
+    "device_ring": 0.01,
+    "humanized": 0.015,
+    "hijacked": 0.0125,
+    "dormant_sleeper": 0.0125,
+    "loose_ring": 0.0125,
+    "llm_persona": 0.0125,
 }
 
 CHUNK_ACCOUNTS = 20_000  # accounts generated (and written as one part file per entity) at a time
@@ -106,12 +124,40 @@ RHYTHMS: dict[str, Rhythm] = {
     # imitates a human circadian rhythm, but too evenly: every day, the same session length
     "humanized": Rhythm(1.2, 0.3, 4.0, 0.2, 30.0, 0.5, (0.15, 0.45, 0.10, 0.25, 0.0, 0.05),
                         mix_concentration=200.0, day_skip=(0.0, 0.05), day_sigma=0.2),
+    # the genuine owner, until the takeover: an ordinary person
+    "hijacked": Rhythm(0.25, 1.0, 3.0, 0.9, 25.0, 1.2, (0.05, 0.55, 0.12, 0.13, 0.05, 0.10)),
+    # nearly silent until woken: one post or like every 1-3 weeks (rate ~ 1/12 per day, 5-95 %: 1/21-1/7)
+    "dormant_sleeper": Rhythm(1 / 12, 0.35, 0.05, 0.5, 20.0, 0.5, (0.35, 0.65, 0.0, 0.0, 0.0, 0.0),
+                              day_skip=(0.0, 0.0), day_sigma=0.3),
+    # between campaigns a loose ring's account passes for a person (software-run, human-ish timing)
+    "loose_ring": Rhythm(0.5, 0.5, 3.0, 0.8, 25.0, 1.1, (0.10, 0.50, 0.10, 0.15, 0.05, 0.10)),
+    # how often and when: copied from an ordinary person (LLM_PERSONA_RATE_FACTOR); this sets the rest
+    "llm_persona": Rhythm(0.25, 1.0, 3.0, 0.6, 30.0, 0.9, (0.25, 0.40, 0.05, 0.25, 0.0, 0.05)),
+    "fan_community": Rhythm(0.35, 0.8, 3.0, 0.9, 20.0, 1.2, (0.04, 0.58, 0.12, 0.14, 0.05, 0.07)),
+    # a social-media manager answering for several brands in office hours, on weekdays
+    "smm_manager": Rhythm(1.0, 0.5, 4.0, 0.6, 60.0, 1.0, (0.03, 0.33, 0.0, 0.55, 0.05, 0.04), profile="office",
+                          phase_sd_h=0.5, weekend=(0.05, 0.2), day_skip=(0.0, 0.1), day_sigma=0.4),
+    "ai_assisted_creator": Rhythm(1.2, 0.5, 3.0, 0.7, 40.0, 1.0, (0.30, 0.35, 0.05, 0.20, 0.05, 0.05),
+                                  day_skip=(0.05, 0.3)),
+    # the daily profile moves with the roster (SHIFT_ROTATIONS); otherwise an ordinary person
+    "shift_worker": Rhythm(0.4, 0.8, 3.0, 0.9, 25.0, 1.2, (0.06, 0.55, 0.12, 0.12, 0.05, 0.10)),
 }
 
 HUMAN_CLIENT_WEIGHTS = (0.45, 0.45, 0.05, 0.05)  # ios, android, web, mini_program: an account's main app
 HUMAN_CLIENT_LOYALTY = 0.85                      # share of sessions on the main app
 SECOND_DEVICE_SHARE = 0.1                        # sessions on a second device (tablet / old phone)
 HOME_IP_SHARE = 0.5                              # sessions from the home broadband IP (else mobile)
+
+# Network prefixes (the /24 of an IPv4 address; ingest keeps an HMAC of it). Home broadband addresses are
+# spread over the whole broadband space (one household, one /24 of its own, practically). Mobile carriers
+# put many unrelated subscribers behind few addresses (CGNAT): a person's mobile sessions come from its
+# carrier's small set of /24s, shared with thousands of strangers. Cloud servers sit in the providers' few
+# /24s, shared by unrelated tenants. A proxy pool (farm, ring, sleeper cell, hijack batch) fills its /24s
+# a few addresses at a time, so a whole pool sits in one or two /24s.
+MOBILE_CARRIERS = 3                   # each person is with one carrier
+MOBILE_CARRIER_PREFIXES = 96          # /24 networks of each carrier's CGNAT
+CLOUD_PREFIXES = 64                   # /24 networks of the cloud providers in use
+PROXY_IPS_PER_PREFIX = 4              # addresses of a proxy pool per /24
 
 
 @dataclass(frozen=True)
@@ -175,7 +221,88 @@ RING_PHASH_SHARE = 0.5                # share of a ring's images drawn from its 
 HUMANIZED_REPLY_S = (30.0, 300.0)     # personal reply delay range
 HUMANIZED_REPLY_CV = 0.03             # relative sd of that delay
 
+# Hijacked accounts: a genuine owner, then a script runs the account from the takeover on.
+HIJACK_AT = (0.25, 0.75)              # takeover time, as a fraction of the window (always inside it)
+HIJACK_BATCH = (1, 12)                # accounts taken over together (one leaked credential list)
+HIJACK_SPREAD_H = 24.0                # a batch's accounts are taken over within this many hours
+HIJACK_PROXY_IPS = (1, 4)             # the batch's takeover addresses, all in ONE /24
+HIJACK_CLOUD_SHARE = 0.5              # batches behind a cloud /24 (else a proxy/VPN hosting /24)
+HIJACK_API_SHARE = 0.7                # scripts on open_api/scheduler; the rest drive another app than the owner's
+HIJACK_TEXT = ("ai", "template")      # post-takeover text style, by account: AI-style or spam template
+# the script: one action every N minutes with jitter, a nightly pause for some, from the takeover on
+HIJACK_TICKER = Ticker((20, 30, 45, 60, 90, 120), (0.1, 0.2, 0.2, 0.25, 0.15, 0.1), (10.0, 90.0),
+                       (0.30, 0.35, 0.0, 0.15, 0.0, 0.20), quiet_share=0.3, first_tick_after_ms=0,
+                       client_weights=(0.6, 0.4))
+
+# Dormant sleepers: aged accounts, nearly silent, woken in cells for a campaign at the end of the window.
+SLEEPER_CELL = (10, 50)
+SLEEPER_WAKE_DAYS = (2.0, 4.0)        # a cell wakes this many days before the window ends (never before mid-window)
+SLEEPER_TARGET_ACCOUNTS = (1, 3)      # the campaign's targets (popular accounts) ...
+SLEEPER_TARGET_POSTS = (3, 8)         # ... and their latest posts it boosts
+SLEEPER_GO_MEDIAN_S = 1_800.0         # from the wake-up (or the target's post) to the go signal
+SLEEPER_GO_SIGMA = 0.7
+SLEEPER_SPREAD_S = 3 * 3_600.0        # members act within this many seconds of a target's go signal
+SLEEPER_PARTICIPATION = 0.85
+SLEEPER_EXTRA = {"comment": 0.5, "share": 0.4, "collect": 0.2}   # besides the like
+SLEEPER_EXTRA_DELAY_S = (20.0, 600.0)
+SLEEPER_FOLLOW = 0.7                  # members follow the target account
+SLEEPER_PROXY_IPS = (2, 6)            # the cell's residential proxies during the campaign
+
+# Loose amplification rings: members join only some campaigns and act over minutes.
+LOOSE_SIZE = (15, 60)
+LOOSE_CUSTOMERS = (2, 6)
+LOOSE_CAMPAIGNS_PER_DAY = (0.5, 2.0)
+LOOSE_DELAY_MEDIAN_S = 1_800.0        # from the customer's post to the go signal
+LOOSE_DELAY_SIGMA = 0.8
+LOOSE_SPREAD_S = (120.0, 1_800.0)     # each participant acts 2-30 minutes after the go signal
+LOOSE_PARTICIPATION = (0.3, 0.6)      # per member: probability of joining a campaign
+LOOSE_EXTRA = {"comment": 0.35, "collect": 0.2, "share": 0.15}
+LOOSE_EXTRA_DELAY_S = (10.0, 120.0)
+LOOSE_FOLLOW = 0.5
+LOOSE_PROXY_SHARE = 0.25              # campaign sessions from the ring's shared proxies (else own network)
+LOOSE_PROXY_IPS = (4, 12)             # the ring's proxies: 4 per /24, so 1-3 shared prefixes
+
+# LLM personas: a copied human rhythm, generated text, instant replies at any hour.
+LLM_PERSONA_RATE_FACTOR = 1.5         # a little busier than the person whose rhythm it copies
+LLM_REPLY_S = (20.0, 90.0)            # reply latency (uniform), night included
+
+# Replies: the author of a post answers some comments on it (a comment whose actor is the post's author
+# and whose target_account_id is the commenter). Per strategy: probability and latency class.
+REPLY_PROB: dict[str, float] = {
+    "ordinary": 0.2, "prolific_creator": 0.25, "brand": 0.4, "night_shift": 0.2, "fan_community": 0.2,
+    "smm_manager": 0.4, "ai_assisted_creator": 0.35, "shift_worker": 0.2, "hijacked": 0.2, "llm_persona": 0.9,
+}
+REPLY_CLASS: dict[str, str] = {"brand": "office", "smm_manager": "office", "llm_persona": "instant"}  # else human
+HUMAN_REPLY_MIN_S = 40.0              # reading and typing
+HUMAN_REPLY_MEDIAN_S = 1_500.0        # plus a lognormal wait (minutes to hours)
+HUMAN_REPLY_SIGMA = 1.4
+AWAKE_HOURS = (7, 25)                 # local hours a person answers in (7:00-1:00); a reply due at night waits
+OFFICE_HOURS = (9, 18)                # brand staff answer in office hours, on weekdays
+WAKE_DELAY_MEDIAN_S = 1_800.0         # a deferred reply comes this long (lognormal) after the window opens
+WAKE_DELAY_SIGMA = 1.0
+
+# Fan communities: fans of a celebrity react to its posts within minutes (organic, not coordinated).
+FAN_CLUB = (30, 300)
+FAN_REACT = (0.2, 0.8)                # per fan: share of the celebrity's posts it reacts to
+FAN_DELAY_MEDIAN_S = 150.0            # from the post (push notification) to the fan's like
+FAN_DELAY_SIGMA = 0.9
+FAN_NIGHT = (1, 7)                    # local hours a fan is usually asleep ...
+FAN_NIGHT_SKIP = 0.85                 # ... and misses the post
+FAN_EXTRA = {"comment": 0.5, "share": 0.15, "collect": 0.1}
+FAN_EXTRA_DELAY_S = (5.0, 120.0)
+FAN_FOLLOW = 0.3                      # fans that follow the celebrity during the window (the rest already did)
+
+# Social-media managers: one person runs several brand accounts from one office device and IP.
+SMM_GROUP = (3, 8)                    # brand accounts per manager
+SMM_SLOTS = (2, 4)                    # the manager's publishing slots; each account uses 1-3 of them
+SMM_PHONE_SHARE = 0.15                # sessions on the manager's phone (also shared), else the office computer
+
+# Shift workers: the daily profile moves by this many hours, one roster step per calendar week.
+SHIFT_ROTATIONS = ((0.0, 12.0), (0.0, 8.0, 16.0))
+
 # --- accounts ---------------------------------------------------------------------------------------
+MAX_ACCOUNT_AGE_DAYS = 3650.0        # the platform is ten years old
+DECLARED_POST_SHARE = 0.6             # posts marked declared_ai by an account that declares AI help
 
 
 @dataclass(frozen=True)
@@ -197,6 +324,9 @@ class AccountSpec:
     media: tuple[float, ...]          # weights of 0..9 images per post
     topics: tuple[int, int]           # topics per post (inclusive range)
     zh_bias: float = 0.0              # added to the region's Chinese share
+    age_range_days: tuple[float, float] = (0.0, MAX_ACCOUNT_AGE_DAYS)   # clip of the age draw
+    declared_post_share: float = DECLARED_POST_SHARE   # posts marked declared_ai, if the account declares
+    declared_text: str = "ai"         # text style of those posts
 
 
 HUMAN_MEDIA = (0.08, 0.25, 0.15, 0.15, 0.10, 0.07, 0.06, 0.04, 0.03, 0.07)
@@ -219,11 +349,27 @@ ACCOUNTS: dict[str, AccountSpec] = {
                                (0.1, 0.3, 0.2, 0.2, 0.1, 0.1, 0, 0, 0, 0), (1, 4)),
     "humanized": AccountSpec(700, 0.8, 0.0, 1.0, 0.01, 0.0, 0.4, 0.05, 1.5, "ai_varied", "ai", "human",
                              HUMAN_MEDIA, (1, 3)),
+    # styles before the takeover; after it, HIJACK_TEXT
+    "hijacked": AccountSpec(600, 0.9, 0.0, 1.0, 0.005, 0.0, 0.05, 0.03, 3.0, "human", "human", "human",
+                            HUMAN_MEDIA, (0, 3)),
+    "dormant_sleeper": AccountSpec(1100, 0.45, 0.0, 0.3, 0.0, 0.0, 0.05, 0.0, 1.0, "spun", "ai", "human",
+                                   HUMAN_MEDIA, (1, 3), age_range_days=(365.0, 2190.0)),
+    "loose_ring": AccountSpec(300, 1.0, 0.05, 0.5, 0.0, 0.0, 0.1, 0.1, 1.5, "llm", "llm", "human",
+                              HUMAN_MEDIA, (1, 3)),
+    "llm_persona": AccountSpec(400, 0.9, 0.05, 3.0, 0.01, 0.0, 0.3, 0.05, 1.2, "llm", "llm", "human",
+                               HUMAN_MEDIA, (1, 3)),
+    "fan_community": AccountSpec(600, 1.0, 0.05, 0.8, 0.0, 0.01, 0.01, 0.03, 1.0, "human", "human", "human",
+                                 HUMAN_MEDIA, (0, 3)),
+    "smm_manager": AccountSpec(1000, 0.6, 0.0, 20.0, 0.3, 0.1, 0.05, 0.0, 1.0, "brand", "brand", "brand",
+                               (0.0, 0.2, 0.1, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.1), (1, 3)),
+    # declares AI help; most posts declared_ai and written with it
+    "ai_assisted_creator": AccountSpec(700, 0.8, 0.0, 10.0, 0.1, 1.0, 0.02, 0.02, 1.2, "human", "human", "human",
+                                       HUMAN_MEDIA, (1, 3), declared_post_share=0.85, declared_text="llm"),
+    "shift_worker": AccountSpec(500, 1.0, 0.03, 1.0, 0.005, 0.01, 0.01, 0.03, 1.0, "human", "human", "human",
+                                HUMAN_MEDIA, (0, 3)),
 }
 
-MAX_ACCOUNT_AGE_DAYS = 3650.0        # the platform is ten years old
 POPULARITY_SIGMA = 1.5
-DECLARED_POST_SHARE = 0.6             # posts marked declared_ai by an account that declares AI help
 NEW_ACCOUNT_OFFSET_MS = 10 * MINUTE_MS  # first activity this long after registration at the earliest
 
 # --- engagement, follow graph --------------------------------------------------------------------------

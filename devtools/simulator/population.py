@@ -1,12 +1,13 @@
 """Who is on the platform: one compact row of attributes per account, for the whole account base.
 
-Everything here is a small fixed-width numpy array (about 40 bytes per account), so a million accounts
+Everything here is a small fixed-width numpy array (about 50 bytes per account), so a million accounts
 fit in memory while events are generated chunk by chunk: later chunks need to know every account's
 popularity, creation time and strategy to pick targets, follow back, or be reported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,9 @@ def rng_for(seed: int, chunk: int, stream: int) -> np.random.Generator:
 
 # stream ids: a new purpose gets a new id so existing streams (and outputs) never shift
 S_POPULATION, S_TIMELINE, S_POSTS, S_TARGETS, S_TEXT, S_REPORTS, S_LABELS, S_FEED, S_CAMPAIGNS = range(9)
+S_GROUPS, S_REPLIES, S_REPLY_TEXT = 9, 10, 11   # groups of the issue-12 strategies; replies; their texts
+S_OWN = 64                    # + strategy code: the timeline of a strategy added in issue 12
+S_OWN_PASS2 = 128             # + strategy code: its pass-2 actions (campaigns, reactions)
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Population:
     declared: np.ndarray        # bool: declared AI assistance
     interests: np.ndarray       # int8 (n, INTERESTS) topic indices
     template: np.ndarray        # int8: the account's text template (schedulers)
+    switch_ms: np.ndarray       # int64: takeover (hijacked) or wake-up (dormant_sleeper); NEVER otherwise
+    link: np.ndarray            # int32: mentor (llm_persona), celebrity (fan_community), batch (hijacked); -1
 
     @property
     def days(self) -> int:
@@ -61,6 +67,14 @@ class Population:
 
     def utc_offset_ms(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(P.REGION_UTC_OFFSET_H, dtype=np.int64)[self.region[idx]] * P.HOUR_MS
+
+
+NEVER = np.iinfo(np.int64).max
+
+
+def strategy_table(values: Mapping[str, object], dtype: type = np.float64) -> np.ndarray:
+    """A per-strategy value as an array indexed by strategy code (`table[pop.strategy]` per account)."""
+    return np.array([values[s] for s in P.STRATEGIES], dtype=dtype)
 
 
 def exact_counts(n: int, shares: dict[str, float]) -> np.ndarray:
@@ -114,6 +128,8 @@ def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimPa
         age_med = np.array([s.age_median_days for s in specs])[codes]
         age_sig = np.array([s.age_sigma for s in specs])[codes]
         age_days = np.minimum(np.exp(np.log(age_med) + age_sig * rng.standard_normal(m)), P.MAX_ACCOUNT_AGE_DAYS)
+        age_days = np.clip(age_days, np.array([s.age_range_days[0] for s in specs])[codes],
+                           np.array([s.age_range_days[1] for s in specs])[codes])
         is_new = rng.random(m) < np.array([s.new_share for s in specs])[codes]
         born_in = start_ms + (rng.random(m) * 0.8 * span).astype(np.int64)
         created[lo:hi] = np.where(is_new, born_in, start_ms - (age_days * P.DAY_MS).astype(np.int64))
@@ -137,7 +153,89 @@ def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimPa
                     created[group] = batch + (rng.random(group.size) * P.FARM_BATCH_CREATION_S * 1000).astype(
                         np.int64)
     t0 = np.maximum(created + P.NEW_ACCOUNT_OFFSET_MS, start_ms)
+    switch = np.full(n, NEVER, dtype=np.int64)
+    link = np.full(n, -1, dtype=np.int32)
+    for c in range(n_chunks):
+        lo, hi = c * cs, min(n, (c + 1) * cs)
+        groups = _Groups(rng_for(seed, c, S_GROUPS), lo, strategy[lo:hi], start_ms, end_ms, names, cluster)
+        groups.hijack_batches(switch, link, t0, c)
+        groups.sleeper_cells(switch, t0)
+        groups.clusters("loose_ring", P.LOOSE_SIZE, "loose")
+        groups.clusters("smm_manager", P.SMM_GROUP, "smm")
+        groups.fan_clubs(link, popularity, verified)
+        groups.persona_mentors(link, region)
     zh = np.asarray(P.REGION_ZH_SHARE, dtype=np.float32)[region]
     zh = np.clip(zh + np.array([P.ACCOUNTS[s].zh_bias for s in P.STRATEGIES], dtype=np.float32)[strategy], 0, 1)
     return Population(n, cs, start_ms, end_ms, strategy, cluster, names, created, t0, region, popularity,
-                      zh, verified, declared, interests, template)
+                      zh, verified, declared, interests, template, switch, link)
+
+
+class _Groups:
+    """Groups and per-account links of the strategies added in issue 12, for one chunk (own stream, so
+    the draws of the earlier strategies do not move)."""
+
+    def __init__(self, rng: np.random.Generator, lo: int, codes: np.ndarray, start_ms: int, end_ms: int,
+                 names: list[str], cluster: np.ndarray) -> None:
+        self.rng, self.lo, self.codes, self.start, self.end = rng, lo, codes, start_ms, end_ms
+        self.names, self.cluster = names, cluster
+
+    def members(self, strategy: str) -> np.ndarray:
+        return self.lo + np.flatnonzero(self.codes == P.STRATEGIES.index(strategy))
+
+    def clusters(self, strategy: str, size: tuple[int, int], prefix: str) -> list[np.ndarray]:
+        """Partition the chunk's accounts of a strategy into named clusters (truth cluster_id)."""
+        members, out, pos = self.members(strategy), [], 0
+        for s in _partition(self.rng, members.size, size):
+            group = members[pos:pos + s]
+            pos += s
+            self.cluster[group] = len(self.names)
+            self.names.append(f"{prefix}-{len(self.names):05d}")
+            out.append(group)
+        return out
+
+    def hijack_batches(self, switch: np.ndarray, link: np.ndarray, t0: np.ndarray, chunk: int) -> None:
+        """Accounts taken over together: one batch number, takeover times within HIJACK_SPREAD_H."""
+        members, pos, span = self.members("hijacked"), 0, self.end - self.start
+        lo, hi = (self.start + int(f * span) for f in P.HIJACK_AT)
+        spread = int(P.HIJACK_SPREAD_H * P.HOUR_MS)
+        for b, s in enumerate(_partition(self.rng, members.size, P.HIJACK_BATCH)):
+            group = members[pos:pos + s]
+            pos += s
+            at = lo + int(self.rng.random() * max(hi - lo - spread, 1))
+            own = at + (self.rng.random(s) * min(spread, hi - lo)).astype(np.int64)
+            switch[group] = np.clip(np.maximum(own, t0[group] + P.HOUR_MS), lo, hi - 1)
+            link[group] = (chunk << 16) | b
+
+    def sleeper_cells(self, switch: np.ndarray, t0: np.ndarray) -> None:
+        """Cells woken together a few days before the end (never before mid-window)."""
+        for group in self.clusters("dormant_sleeper", P.SLEEPER_CELL, "cell"):
+            wake = self.end - int(self.rng.uniform(*P.SLEEPER_WAKE_DAYS) * P.DAY_MS)
+            switch[group] = max(wake, (self.start + self.end) // 2, int(t0[group].max()))
+
+    def fan_clubs(self, link: np.ndarray, popularity: np.ndarray, verified: np.ndarray) -> None:
+        """Each club follows one popular verified account of the chunk: its most popular remaining
+        prolific creator (else the most popular remaining human who is not a fan)."""
+        clubs = self.clusters("fan_community", P.FAN_CLUB, "fan")
+        if not clubs:
+            return
+        idx = self.lo + np.arange(self.codes.size)
+        people = [P.STRATEGIES.index(s) for s, p in P.STRATEGY_POPULATION.items() if p != "ai"]
+        creators = idx[self.codes == P.STRATEGIES.index("prolific_creator")]
+        others = idx[np.isin(self.codes, people) & (self.codes != P.STRATEGIES.index("fan_community"))]
+        ranked = [c[np.argsort(-popularity[c], kind="stable")] for c in (creators, others)]
+        order = np.concatenate([ranked[0], ranked[1][~np.isin(ranked[1], ranked[0])]])
+        for i, group in enumerate(clubs):
+            celeb = order[i] if i < order.size else (order[0] if order.size else -1)
+            link[group] = celeb
+            if celeb >= 0:
+                verified[celeb] = True
+
+    def persona_mentors(self, link: np.ndarray, region: np.ndarray) -> None:
+        """Each LLM persona copies the rhythm of an ordinary person of its chunk, region (local time) included."""
+        personas = self.members("llm_persona")
+        ordinary = self.members("ordinary")
+        if personas.size == 0 or ordinary.size == 0:
+            return
+        mentor = ordinary[self.rng.integers(0, ordinary.size, size=personas.size)]
+        link[personas] = mentor
+        region[personas] = region[mentor]

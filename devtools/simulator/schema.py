@@ -1,12 +1,15 @@
 """Arrow schemas of what the simulator writes: the platform export (input contract) and the truth file.
 
-Declared once here; the writer casts every table to these, and the tests compare against them.
-Timestamps are epoch milliseconds (int64), one of the two forms the input contract accepts.
+Declared once here; the writer (write_part) builds every table in these, and the tests compare against
+them. Timestamps are epoch milliseconds (int64), one of the two forms the input contract accepts.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 MEDIA_ITEM = pa.struct([pa.field("phash", pa.string()), pa.field("aigc_label", pa.bool_())])
 
@@ -44,3 +47,14 @@ TRUTH_SCHEMA = pa.schema([
 ])
 TRUTH_DIR = "_truth"          # ingest ignores folders starting with "_"
 TRUTH_FILE = "accounts.parquet"
+
+
+def write_part(out: Path, entity: str, part: int, columns: dict[str, pa.Array]) -> tuple[str, int]:
+    """Write one part file of an entity (OUT/<entity>/part-NNNNN.parquet) in its schema: (path, rows)."""
+    schema = EXPORT_SCHEMAS[entity]
+    table = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+    folder = out / entity
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"part-{part:05d}.parquet"
+    pq.write_table(table, path, compression="zstd")
+    return str(path), table.num_rows

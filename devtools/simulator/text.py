@@ -3,8 +3,9 @@
 Each text is assembled slot by slot from the phrase banks in `banks.py` with Arrow compute kernels
 (take + element-wise join), so a million posts cost a few C-level passes instead of a million Python
 string operations. Styles mirror what the detector has to learn (see docs/simulator.md): human text is
-short and informal; AI text is long, formal and connector-driven; templates repeat within an account;
-farms repeat each other.
+short and informal; AI text is long, formal and connector-driven; LLM text is fluent and varied, with few
+connectors; templates repeat within an account; farms repeat each other; loose rings paraphrase one
+talking point; fans write short emoji-heavy cheers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pyarrow.compute as pc
 from genuine.devtools.simulator import banks as B
 from genuine.devtools.simulator.encode import digits
 
-STYLES: tuple[str, ...] = ("human", "brand", "template", "ai", "ai_varied", "farm", "spun", "default")
+STYLES: tuple[str, ...] = ("human", "brand", "template", "ai", "ai_varied", "farm", "spun", "default", "llm",
+                           "paraphrase", "fan")
 STYLE = {name: code for code, name in enumerate(STYLES)}
 
 FARM_TITLE_EN = ("Must-have {t}", "{t} haul", "My {t} favourites")
@@ -217,6 +219,24 @@ def _spun_body(rng: np.random.Generator, n: int, zh: bool) -> pa.Array:
                   _spaced(_emoji(rng, n, 0.5))])
 
 
+def _llm_body(rng: np.random.Generator, topic: pa.Array, zh: bool) -> pa.Array:
+    """Fluent generated text: a framing sentence, 2-4 polished sentences, a question or a sign-off."""
+    n = len(topic)
+    k = rng.integers(2, 5, size=n)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(k, out=offsets[1:])
+    bank = B.LLM_ZH_BODY if zh else B.LLM_EN_BODY
+    distinct = np.argsort(rng.random((n, len(bank))), axis=1)   # no sentence twice in one post
+    body = _bank(bank).take(pa.array(distinct[:, :4][np.arange(4)[None, :] < k[:, None]]))
+    joiner = "" if zh else " "
+    middle = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), body), joiner)
+    tag = pc.binary_join_element_wise(pa.scalar(" #"), topic, "")
+    tag = pc.if_else(pa.array(rng.random(n) >= 0.3), pa.scalar(None, pa.string()), tag)
+    return _join([_fill(rng, B.LLM_ZH_OPEN if zh else B.LLM_EN_OPEN, topic), middle,
+                  _pick(rng, B.LLM_ZH_CLOSE if zh else B.LLM_EN_CLOSE, n, 0.8), _emoji(rng, n, 0.25, 1), tag],
+                 joiner)
+
+
 def post_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topic: pa.Array,
                template: np.ndarray) -> tuple[pa.Array, pa.Array]:
     """(title, body) per post, by style code (STYLES) and language."""
@@ -227,6 +247,8 @@ def post_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topi
         t = topic.take(pa.array(idx))
         if s in ("ai", "ai_varied"):
             return _ai_title(rng, t, z)
+        if s == "llm":
+            return _fill(rng, B.LLM_ZH_TITLE if z else B.LLM_EN_TITLE, t)
         if s == "template":
             return _fill(rng, B.TEMPLATE_TITLE_ZH if z else B.TEMPLATE_TITLE_EN, t)
         if s == "brand":
@@ -243,6 +265,8 @@ def post_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topi
             return _ai_sentences(rng, t, z, (3, 6), varied=False)
         if s == "ai_varied":
             return _ai_sentences(rng, t, z, (2, 5), varied=True)
+        if s == "llm":
+            return _llm_body(rng, t, z)
         if s == "template":
             return _template_parts(rng, B.TEMPLATE_ZH if z else B.TEMPLATE_EN, template[idx], t)
         if s == "brand":
@@ -259,14 +283,43 @@ def post_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topi
 # --- comments ---------------------------------------------------------------------------------------------
 
 
+def _paraphrase(rng: np.random.Generator, base: np.ndarray, zh: bool) -> pa.Array:
+    """The campaign's talking point (base) in a random wording, sometimes with a second point."""
+    n = base.size
+    points = B.PARAPHRASE_ZH if zh else B.PARAPHRASE_EN
+    width = len(points[0])
+    flat = tuple(p for group in points for p in group)
+    point = np.where(base >= 0, base, rng.integers(0, 1 << 30, size=n)) % len(points)
+    first = _bank(flat).take(pa.array(point * width + rng.integers(0, width, size=n)))
+    other = (point + 1 + rng.integers(0, len(points) - 1, size=n)) % len(points)
+    second = _bank(flat).take(pa.array(other * width + rng.integers(0, width, size=n), mask=rng.random(n) >= 0.35))
+    sep = "，" if zh else ", "
+    opener = _pick(rng, B.PARAPHRASE_ZH_OPEN if zh else B.PARAPHRASE_EN_OPEN, n, 0.5)
+    return _join([_with(opener, "，" if zh else " "), first, pc.binary_join_element_wise(pa.scalar(sep), second, ""),
+                  _pick(rng, B.PARAPHRASE_TAIL, n)])
+
+
 def comment_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topic: pa.Array,
-                  farm_base: np.ndarray) -> pa.Array:
-    """Comment bodies. Farm rows with farm_base >= 0 share that base text (near-duplicates)."""
+                  base: np.ndarray) -> pa.Array:
+    """Comment bodies. Rows with base >= 0 share that base text: near-duplicates for farms, the campaign's
+    talking point (paraphrased) for loose rings."""
     groups = style.astype(np.int64) * 2 + zh.astype(np.int64)
 
     def build(g: int, idx: np.ndarray) -> pa.Array:
         s, z, n = STYLES[g // 2], bool(g % 2), idx.size
         t = topic.take(pa.array(idx))
+        if s == "llm":
+            if z:
+                return _join([_pick(rng, B.LLMC_ZH_OPEN, n), _fill(rng, B.LLMC_ZH_BODY, t), _pick(rng, B.LLMC_ZH_END, n)])
+            return _join([_pick(rng, B.LLMC_EN_OPEN, n), _fill(rng, B.LLMC_EN_BODY, t), _pick(rng, B.LLMC_EN_END, n)],
+                         " ")
+        if s == "paraphrase":
+            return _paraphrase(rng, base[idx], z)
+        if s == "fan":
+            bank = B.FAN_ZH if z else B.FAN_EN
+            cheer = _join([_pick(rng, bank, n), _pick(rng, bank, n, 0.3)], "" if z else " ")
+            run = pc.binary_repeat(_pick(rng, B.FAN_EMOJI, n, 0.85), pa.array(rng.integers(1, 6, size=n)))
+            return _join([cheer, run])
         if s in ("ai", "ai_varied"):
             if z:
                 return _join([_pick(rng, B.AIC_ZH_OPENER, n), _fill(rng, B.AIC_ZH_MIDDLE, t), _pick(rng, B.AIC_ZH_END, n)])
@@ -278,10 +331,10 @@ def comment_texts(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, t
             return _join([_pick(rng, B.BRAND_REPLY_ZH if z else B.BRAND_REPLY_EN, n), _emoji(rng, n, 0.3, 1)])
         if s == "farm":
             bank = B.FARM_COMMENT_ZH if z else B.FARM_COMMENT_EN
-            base = farm_base[idx]
-            base = np.where(base >= 0, base, rng.integers(0, 1 << 30, size=n)) % len(bank)
+            b = base[idx]
+            b = np.where(b >= 0, b, rng.integers(0, 1 << 30, size=n)) % len(bank)
             prefix = _pick(rng, B.FARM_COMMENT_PREFIX, n) if z else pa.scalar("")
-            return _join([prefix, _bank(bank).take(pa.array(base)), _pick(rng, B.FARM_COMMENT_SUFFIX, n)])
+            return _join([prefix, _bank(bank).take(pa.array(b)), _pick(rng, B.FARM_COMMENT_SUFFIX, n)])
         if z:
             return _join([_pick(rng, B.HC_ZH, n), _pick(rng, B.HC_ZH_EXTRA, n), _emoji(rng, n, 0.4)])
         return _join([_pick(rng, B.HC_EN, n), _pick(rng, B.HC_EN_EXTRA, n), _emoji(rng, n, 0.3)])
@@ -323,7 +376,7 @@ def bios(rng: np.random.Generator, style: np.ndarray, zh: np.ndarray, topic: pa.
             return _pick(rng, B.BIO_BRAND_ZH if z else B.BIO_BRAND_EN, n)
         if s in ("default", "template", "farm"):
             return _fill(rng, B.BIO_BOT_ZH if z else B.BIO_BOT_EN, t)
-        if s in ("ai", "ai_varied"):
+        if s in ("ai", "ai_varied", "llm"):
             return _fill(rng, B.BIO_HUMANIZED_ZH if z else B.BIO_HUMANIZED_EN, t)
         return _pick(rng, B.BIO_HUMAN_ZH if z else B.BIO_HUMAN_EN, n)
 

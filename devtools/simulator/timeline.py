@@ -2,26 +2,36 @@
 
 The timeline is a pure function of (seed, chunk): the posts pass and the interactions pass both rebuild
 it, which keeps memory bounded without spilling intermediate events to disk. Actions whose timing is set
-by someone else's post (farm campaigns, humanized replies, follow-backs) are added later, in the
-interactions pass, once every post of the platform is known.
+by someone else's post (farm, loose-ring and sleeper campaigns, fan reactions, replies, follow-backs) are
+added later, in the interactions pass, once every post of the platform is known. This module holds the
+session processes and the parts of the first nine strategies; strategies.py the later ones and
+build_timeline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
 
 import numpy as np
 
 from genuine.devtools.simulator import params as P
-from genuine.devtools.simulator.encode import mix64
-from genuine.devtools.simulator.population import S_TIMELINE, Population, rng_for
-
-# IPv4 /8 prefixes used for synthetic addresses (documentation only: they say which kind of network)
-BROADBAND = np.array([58, 60, 114, 116, 121, 124, 183, 218, 222], dtype=np.uint64)
-MOBILE = np.array([36, 39, 111, 112, 117, 120, 223], dtype=np.uint64)
-CLOUD = np.array([47, 101, 106, 119, 139], dtype=np.uint64)
-K_HOME, K_CLOUD, K_POOL = 0x51A7E, 0xC10D, 0x9001
+from genuine.devtools.simulator.network import (
+    BROADBAND,
+    CLOUD,
+    POOL_OFFICE,
+    POOL_RING,
+    device_number,
+    farm_proxy_ip,
+    home_ip,
+    mobile_ip,
+    office_device,
+    pool_ip,
+    random_ip,
+    ring_device,
+)
+from genuine.devtools.simulator.population import Population
 
 HUMAN_CLIENTS = np.array([P.IOS, P.ANDROID, P.WEB, P.MINI], dtype=np.int8)
 
@@ -50,6 +60,13 @@ class Timeline:
         if not parts:
             return Timeline.empty()
         return Timeline(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Timeline)))
+
+    def before(self, until: np.ndarray) -> Timeline:
+        """Only what happens before each actor's `until` (indexed by global account number)."""
+        s = self.s_start < until[self.s_actor]
+        e = self.e_time < until[self.e_actor]
+        return Timeline(self.s_actor[s], self.s_start[s], self.s_client[s], self.s_device[s], self.s_ip[s],
+                        self.e_actor[e], self.e_time[e], self.e_kind[e], self.e_client[e])
 
 
 # --- small vectorized helpers ----------------------------------------------------------------------
@@ -93,37 +110,6 @@ def account_mix(rng: np.random.Generator, mix: tuple[float, ...], concentration:
     return np.cumsum(g / g.sum(axis=1, keepdims=True), axis=1)
 
 
-def ip_from(prefixes: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """uint32 address: a /8 prefix chosen by the hash, low 24 bits from the hash."""
-    h = np.asarray(h, dtype=np.uint64)
-    prefix = prefixes[(h % np.uint64(prefixes.size)).astype(np.intp)]
-    return ((prefix << np.uint64(24)) | ((h >> np.uint64(8)) & np.uint64(0xFFFFFF))).astype(np.uint32)
-
-
-def home_ip(accounts: np.ndarray, seed: int) -> np.ndarray:
-    return ip_from(BROADBAND, mix64(np.asarray(accounts, dtype=np.uint64) ^ np.uint64(K_HOME + seed)))
-
-
-def pool_ip(group: np.ndarray, slot: np.ndarray, seed: int, prefixes: np.ndarray) -> np.ndarray:
-    """The slot-th address of a group's (farm's, ring's, server's) small pool."""
-    key = np.asarray(group, dtype=np.uint64) * np.uint64(64) + np.asarray(slot, dtype=np.uint64)
-    return ip_from(prefixes, mix64(key ^ np.uint64(K_POOL + seed)))
-
-
-def random_ip(rng: np.random.Generator, prefixes: np.ndarray, n: int) -> np.ndarray:
-    return ip_from(prefixes, rng.integers(0, 2**63, size=n, dtype=np.int64).astype(np.uint64))
-
-
-def device_number(accounts: np.ndarray, slot: int | np.ndarray) -> np.ndarray:
-    """Personal devices: 4 slots per account (0 phone, 1 second device, 2 scheduler, 3 server)."""
-    return (np.asarray(accounts, dtype=np.uint64) << np.uint64(2)) | np.asarray(slot, dtype=np.uint64)
-
-
-def ring_device(ring: np.ndarray, slot: np.ndarray) -> np.ndarray:
-    return (np.uint64(1) << np.uint64(62)) | (np.asarray(ring, dtype=np.uint64) << np.uint64(4)) | np.asarray(
-        slot, dtype=np.uint64)
-
-
 # --- session processes -----------------------------------------------------------------------------
 
 
@@ -136,21 +122,43 @@ def _minute_cdf(profile: str) -> np.ndarray:
     return cdf / cdf[-1]
 
 
+@dataclass
+class RhythmDraws:
+    """The personal parameters of a session process: what an LLM persona copies from a person."""
+
+    rate: np.ndarray       # sessions per day
+    phase_ms: np.ndarray   # personal shift of the daily profile (larks and owls)
+    weekend: np.ndarray    # Saturday/Sunday multiplier
+    skip: np.ndarray       # probability of not opening the app on a given day
+
+    def take(self, pos: np.ndarray) -> RhythmDraws:
+        return RhythmDraws(self.rate[pos], self.phase_ms[pos], self.weekend[pos], self.skip[pos])
+
+
+def draw_rhythm(rng: np.random.Generator, r: P.Rhythm, n: int) -> RhythmDraws:
+    rate = lognormal(rng, r.sessions_per_day, r.rate_sigma, n)
+    phase_ms = ((r.phase_shift_h + r.phase_sd_h * rng.standard_normal(n)) * P.HOUR_MS).astype(np.int64)
+    return RhythmDraws(rate, phase_ms, rng.uniform(*r.weekend, size=n), rng.uniform(*r.day_skip, size=n))
+
+
+DayPhase = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (actor position, local day) -> extra phase ms
+
+
 def circadian_sessions(rng: np.random.Generator, r: P.Rhythm, t0: np.ndarray, start: int, end: int,
-                       offset_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       offset_ms: np.ndarray, draws: RhythmDraws | None = None,
+                       day_phase: DayPhase | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Session starts of n actors, sampled directly (no rejection): a Poisson count per local day whose
     mean follows the account's rate, mood of the day and weekday; a time of day drawn from the daily
-    profile shifted by the account's personal phase.
+    profile shifted by the account's personal phase (plus `day_phase` of that day: rotating shifts).
+    `draws` replaces the personal parameters (drawn first from rng otherwise, in the same order).
 
     Returns (actor position 0..n-1, start ms), sorted by actor then time.
     """
     n = t0.size
     first_day = (start + offset_ms) // P.DAY_MS                        # local day of the period start
     days = int(-(-(end - start) // P.DAY_MS)) + 1
-    rate = lognormal(rng, r.sessions_per_day, r.rate_sigma, n)
-    phase_ms = ((r.phase_shift_h + r.phase_sd_h * rng.standard_normal(n)) * P.HOUR_MS).astype(np.int64)
-    weekend = rng.uniform(*r.weekend, size=n)
-    skip = rng.uniform(*r.day_skip, size=n)
+    dr = draw_rhythm(rng, r, n) if draws is None else draws
+    rate, phase_ms, weekend, skip = dr.rate, dr.phase_ms, dr.weekend, dr.skip
     mood = lognormal(rng, 1.0, r.day_sigma, (n, days)) * (rng.random((n, days)) >= skip[:, None])
     mood /= np.maximum(mood.mean(axis=1, keepdims=True), 1e-12)
     local_day = first_day[:, None] + np.arange(days)[None, :]
@@ -159,7 +167,10 @@ def circadian_sessions(rng: np.random.Generator, r: P.Rhythm, t0: np.ndarray, st
     flat = np.repeat(np.arange(n * days), count.reshape(-1))
     a, d = flat // days, flat % days
     minute = np.searchsorted(_minute_cdf(r.profile), rng.random(a.size))
-    in_day = (minute * P.MINUTE_MS + (rng.random(a.size) * P.MINUTE_MS).astype(np.int64) + phase_ms[a]) % P.DAY_MS
+    in_day = minute * P.MINUTE_MS + (rng.random(a.size) * P.MINUTE_MS).astype(np.int64) + phase_ms[a]
+    if day_phase is not None:
+        in_day += day_phase(a, local_day[a, d])
+    in_day %= P.DAY_MS
     t = local_day[a, d] * P.DAY_MS + in_day - offset_ms[a]
     keep = (t >= t0[a]) & (t >= start) & (t < end)
     a, t = a[keep], t[keep]
@@ -180,13 +191,6 @@ def session_actions(rng: np.random.Generator, r: P.Rhythm, s_start: np.ndarray,
     return ev, s_start[ev] + segment_cumsum(gaps, k)
 
 
-def farm_proxy_ip(rng: np.random.Generator, farm: np.ndarray, seed: int) -> np.ndarray:
-    """A random address of each farm's small residential-proxy pool (pool size fixed per farm)."""
-    lo, hi = P.FARM_PROXY_IPS
-    pool = lo + np.asarray(farm, dtype=np.int64) % (hi - lo + 1)
-    return pool_ip(farm, rng.integers(0, 1 << 20, size=pool.size) % pool, seed, BROADBAND)
-
-
 def _human_sessions(rng: np.random.Generator, pop: Population, name: str, acc: np.ndarray,
                     pos: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(client, device, ip) of each session of human-operated accounts (and their imitators)."""
@@ -197,18 +201,28 @@ def _human_sessions(rng: np.random.Generator, pop: Population, name: str, acc: n
     if name == "humanized":   # own phone, rotating residential proxies
         main = np.where(rng.random(n_acc) < 0.5, P.IOS, P.ANDROID).astype(np.int8)
         return main[pos], device_number(acc[pos], 0), random_ip(rng, BROADBAND, s)
+    if name == "dormant_sleeper":   # one emulated phone per account, rotating residential proxies
+        return np.full(s, P.ANDROID, np.int8), device_number(acc[pos], 0), random_ip(rng, BROADBAND, s)
+    if name == "smm_manager":   # the manager's office computer (or phone), the office line, for every brand
+        group = pop.cluster[acc[pos]]
+        phone = rng.random(s) < P.SMM_PHONE_SHARE
+        return (np.where(phone, P.IOS, P.WEB).astype(np.int8), office_device(group, phone.astype(np.uint64)),
+                pool_ip(np.asarray(group, np.uint64) + POOL_OFFICE, 0, seed, BROADBAND))
     weights = (0.4, 0.0, 0.6, 0.0) if name == "brand" else P.HUMAN_CLIENT_WEIGHTS
     main = HUMAN_CLIENTS[rng.choice(4, size=n_acc, p=np.asarray(weights) / sum(weights))]
     other = HUMAN_CLIENTS[rng.integers(0, 4, size=s)]
     client = np.where(rng.random(s) < P.HUMAN_CLIENT_LOYALTY, main[pos], other).astype(np.int8)
     device = device_number(acc[pos], (rng.random(s) < P.SECOND_DEVICE_SHARE).astype(np.uint64))
-    ip = np.where(rng.random(s) < P.HOME_IP_SHARE, home_ip(acc[pos], seed), random_ip(rng, MOBILE, s))
+    ip = np.where(rng.random(s) < P.HOME_IP_SHARE, home_ip(acc[pos], seed), mobile_ip(rng, acc[pos], seed))
     return client, device, ip.astype(np.uint32)
 
 
-def _circadian_part(rng: np.random.Generator, pop: Population, name: str, acc: np.ndarray, seed: int) -> Timeline:
+def circadian_part(rng: np.random.Generator, pop: Population, name: str, acc: np.ndarray, seed: int,
+                   draws: RhythmDraws | None = None, day_phase: DayPhase | None = None) -> Timeline:
+    """Sessions on the account's own network (by strategy) and the actions in them."""
     r = P.RHYTHMS[name]
-    pos, s_start = circadian_sessions(rng, r, pop.t0[acc], pop.start_ms, pop.end_ms, pop.utc_offset_ms(acc))
+    pos, s_start = circadian_sessions(rng, r, pop.t0[acc], pop.start_ms, pop.end_ms, pop.utc_offset_ms(acc),
+                                      draws, day_phase)
     client, device, ip = _human_sessions(rng, pop, name, acc, pos, seed)
     ev, t = session_actions(rng, r, s_start)
     cum = account_mix(rng, r.mix, r.mix_concentration, acc.size)
@@ -218,12 +232,14 @@ def _circadian_part(rng: np.random.Generator, pop: Population, name: str, acc: n
     return Timeline(acc[pos], s_start, client, device, ip, acc[pos[ev]], t, kind, client[ev])
 
 
-def _ticker_part(rng: np.random.Generator, pop: Population, name: str, acc: np.ndarray, seed: int) -> Timeline:
-    tk = P.TICKERS[name]
+def ticker_part(rng: np.random.Generator, pop: Population, tk: P.Ticker, acc: np.ndarray, seed: int,
+                after: np.ndarray | None = None) -> Timeline:
+    """A scheduled bot: ticks from `after` (default: the account's first instant) to the end."""
     n, end = acc.size, pop.end_ms
     step = rng.choice(np.asarray(tk.minutes), size=n, p=np.asarray(tk.minute_weights) / sum(tk.minute_weights))
     step = step.astype(np.int64) * P.MINUTE_MS
-    first = pop.t0[acc] + tk.first_tick_after_ms + (rng.random(n) * step).astype(np.int64)
+    base = pop.t0[acc] if after is None else after
+    first = base + tk.first_tick_after_ms + (rng.random(n) * step).astype(np.int64)
     first = -(-first // P.MINUTE_MS) * P.MINUTE_MS          # on the minute, to the millisecond
     exact = tk.jitter_sd_s[1] <= 0
     count = np.maximum(0, -(-(end - first) // step)) + (0 if exact else 3)
@@ -258,14 +274,26 @@ def _ticker_part(rng: np.random.Generator, pop: Population, name: str, acc: np.n
                     client[session_of.reshape(-1)])
 
 
-def _brand_schedule_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed: int) -> Timeline:
+def brand_schedule_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed: int) -> Timeline:
     """Posts queued in a scheduling tool: fixed local slots, published within seconds of the slot."""
     n = acc.size
-    days = pop.days
     k = rng.integers(P.BRAND_SLOTS_PER_DAY[0], P.BRAND_SLOTS_PER_DAY[1] + 1, size=n)
     hours = rng.integers(P.BRAND_SLOT_HOURS[0], P.BRAND_SLOT_HOURS[1] + 1, size=(n, 3))
     minutes = rng.choice(np.asarray(P.BRAND_SLOT_MINUTES), size=(n, 3))
     slot_ms = hours * P.HOUR_MS + minutes * P.MINUTE_MS
+
+    def tool(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:   # the tool's server publishes
+        return device_number(acc[a], 2), pool_ip(acc[a].astype(np.uint64), np.ones(a.size, np.uint64), seed, CLOUD)
+
+    return schedule_part(rng, pop, acc, k, slot_ms, tool)
+
+
+def schedule_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, k: np.ndarray, slot_ms: np.ndarray,
+                  where: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Timeline:
+    """Scheduled posts: the first k of 3 local slot times per account, ~BRAND_DAY_PROB of days, published
+    through the scheduler client within seconds of the slot; `where(position)` gives (device, ip)."""
+    n = acc.size
+    days = pop.days
     off = pop.utc_offset_ms(acc)
     local_midnight = ((pop.start_ms + off) // P.DAY_MS) * P.DAY_MS - off          # (n,)
     d = np.arange(-1, days + 1)
@@ -279,13 +307,12 @@ def _brand_schedule_part(rng: np.random.Generator, pop: Population, acc: np.ndar
     a, t = a[order], t[order]
     s = a.size
     client = np.full(s, P.SCHEDULER, np.int8)
-    ip = pool_ip(acc[a].astype(np.uint64), np.ones(s, np.uint64), seed, CLOUD)
+    device, ip = where(a)
     s_start = np.maximum(t - 500, pop.start_ms)
-    return Timeline(acc[a], s_start, client, device_number(acc[a], 2), ip, acc[a], t, np.full(s, P.POST, np.int8),
-                    client)
+    return Timeline(acc[a], s_start, client, device, ip, acc[a], t, np.full(s, P.POST, np.int8), client)
 
 
-def _ring_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed: int) -> Timeline:
+def ring_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed: int) -> Timeline:
     """One operator per ring walks through a subset of the ring's accounts on a few shared phones."""
     r = P.RHYTHMS["device_ring"]
     rings, ring_pos = np.unique(pop.cluster[acc], return_inverse=True)
@@ -313,7 +340,7 @@ def _ring_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed:
         ok = sub_start >= pop.t0[account]
         sub_start, account, member_pos, sess_idx = sub_start[ok], account[ok], member_pos[ok], sess_idx[ok]
         ip_slot = rng.integers(0, n_ip[g], size=sess_t.size)[sess_idx]
-        ip = pool_ip(np.full(account.size, rings[g], np.uint64) + np.uint64(1 << 40), ip_slot, seed, BROADBAND)
+        ip = pool_ip(np.full(account.size, rings[g], np.uint64) + POOL_RING, ip_slot, seed, BROADBAND)
         device = ring_device(np.full(account.size, rings[g]), member_pos % n_dev[g])
         client = np.full(account.size, P.ANDROID, np.int8)
         ev, t = session_actions(rng, r, sub_start, actions_mean=np.full(sub_start.size, P.RING_ACTIONS_MEAN))
@@ -322,25 +349,4 @@ def _ring_part(rng: np.random.Generator, pop: Population, acc: np.ndarray, seed:
         keep = t < pop.end_ms
         parts.append(Timeline(account, sub_start, client, device, ip, account[ev[keep]], t[keep], kind[keep],
                               client[ev[keep]]))
-    return Timeline.concat(parts)
-
-
-def build_timeline(pop: Population, chunk: int, seed: int) -> Timeline:
-    """All sessions and self-initiated actions of one chunk; a pure function of (pop, chunk, seed)."""
-    rng = rng_for(seed, chunk, S_TIMELINE)
-    lo, hi = pop.chunk_bounds(chunk)
-    idx = np.arange(lo, hi, dtype=np.int64)
-    parts: list[Timeline] = []
-    for code, name in enumerate(P.STRATEGIES):
-        acc = idx[pop.strategy[lo:hi] == code]
-        if acc.size == 0:
-            continue
-        if name in P.TICKERS:
-            parts.append(_ticker_part(rng, pop, name, acc, seed))
-        elif name == "device_ring":
-            parts.append(_ring_part(rng, pop, acc, seed))
-        else:
-            parts.append(_circadian_part(rng, pop, name, acc, seed))
-            if name == "brand":
-                parts.append(_brand_schedule_part(rng, pop, acc, seed))
     return Timeline.concat(parts)

@@ -62,9 +62,10 @@ RAW_POSTS = _s(("post_id", S), ("account_id", S), ("created_at", T), ("title", S
                ("client", S), ("topics", ArrayType(S, True)), ("media", MEDIA), ("declared_ai", B), *LINEAGE)
 RAW_INTERACTIONS = _s(("event_id", S), ("actor_id", S), ("kind", S), ("target_account_id", S),
                       ("target_post_id", S), ("created_at", T), ("body", S), *LINEAGE)
-# ip and device_id never land in clear: keyed HMAC-SHA256, hex.
+# ip and device_id never land in clear: keyed HMAC-SHA256, hex; ip_prefix_hash is the HMAC of the ip's
+# /24 (IPv4) or /48 (IPv6) network prefix (genuine.ingest.ip), NULL without an ip.
 RAW_SESSIONS = _s(("session_id", S), ("account_id", S), ("device_hash", S), ("ip_hash", S),
-                  ("started_at", T), ("client", S), *LINEAGE)
+                  ("ip_prefix_hash", S), ("started_at", T), ("client", S), *LINEAGE)
 RAW_REPORTS = _s(("report_id", S), ("reporter_id", S), ("reported_account_id", S), ("reason", S),
                  ("created_at", T), ("body", S), *LINEAGE)
 RAW_LABELS = _s(("account_id", S), ("label", S), ("source", S), ("decided_at", T), *LINEAGE)

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 def configure(mcfg: MlflowConfig) -> MlflowClient:
     """Point the process's MLflow (tracking, registry, experiment) at the configured store; return a client."""
     mlflow.set_tracking_uri(mcfg.tracking_uri)
-    if mcfg.registry_uri:
-        mlflow.set_registry_uri(mcfg.registry_uri)
+    # No registry URI means the tracking store's registry: set it explicitly, so a registry configured
+    # earlier in the same process (another config, a test) is not silently kept.
+    mlflow.set_registry_uri(mcfg.registry_uri or mcfg.tracking_uri)
     c = client(mcfg)
     _ensure_experiment(c, mcfg)
     mlflow.set_experiment(mcfg.experiment)

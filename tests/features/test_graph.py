@@ -183,8 +183,9 @@ def test_graphframes_dispatch_fails_clearly_without_jars(spark, zoo):
 
 def test_graphframes_path_agrees_with_dataframe_path(spark, zoo):
     if not G.graphframes_available(spark):
-        pytest.skip("graphframes JVM classes (org.graphframes.GraphFramePythonAPI) are not on the classpath "
-                    "here: only PyPI is reachable and graphframes-py ships no jar")
+        pytest.skip("graphframes JVM classes (org.graphframes.GraphFramePythonAPI) are not on the test session's "
+                    "classpath: graphframes-py ships no jar and the session does not request it from Maven yet "
+                    "(issue 13)")
     v, e, *_ = zoo
     for fn in (G.connected_components, G.triangle_count):
         gf = fn(v, e, use_graphframes=True).toPandas().sort_values("id").reset_index(drop=True)

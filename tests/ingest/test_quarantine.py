@@ -73,12 +73,18 @@ CASES: list[tuple[str, object, str | None]] = [
     ("interactions", ev("e3", target_post_id=None), "missing_target_post"),
     ("interactions", ev("e4", target_post_id="nope"), "orphan_post"),
     ("interactions", ev("e5", target_account_id="a3"), "target_mismatch"),
+    # a reply: the post's author (a1) comments on its own post, answering a2 (docs/input-contract.md)
+    ("interactions", ev("e9", actor_id="a1", kind="comment", target_account_id="a2", body="thanks!"), None),
+    # ... but only a comment by the author is a reply
+    ("interactions", ev("e10", actor_id="a1", kind="like", target_account_id="a2"), "target_mismatch"),
     ("interactions", ev("e6", created_at="2026-09-01T00:00:00Z"), "before_target"),
     ("interactions", ev("e7", kind="superlike"), "unknown_enum"),
     ("interactions", ev("e8", actor_id="ghost"), "orphan_account"),
     ("sessions", {"session_id": "s1", "account_id": "a1", "device_id": "dev-1", "ip": "10.1.2.3",
                   "started_at": T0, "client": "android"}, None),
     ("sessions", {"session_id": "s2", "account_id": "a1", "device_id": "dev-1", "ip": "999.1.1.1",
+                  "started_at": T0, "client": "android"}, "invalid_ip"),
+    ("sessions", {"session_id": "s3", "account_id": "a1", "device_id": "dev-1", "ip": "2001:db8::1::2",
                   "started_at": T0, "client": "android"}, "invalid_ip"),
     ("reports", {"report_id": "r1", "reporter_id": "a2", "reported_account_id": "a1", "reason": "spam",
                  "created_at": T1, "body": "bot"}, None),
@@ -168,6 +174,10 @@ def test_ip_and_device_never_in_clear(ingested):
     key = bytes.fromhex(Path(lake.cfg.privacy.key_file).read_text().strip())
     assert s.loc[0, "ip_hash"] == hmac.new(key, b"10.1.2.3", hashlib.sha256).hexdigest()
     assert s.loc[0, "device_hash"] == hmac.new(key, b"dev-1", hashlib.sha256).hexdigest()
+    assert s.loc[0, "ip_prefix_hash"] == hmac.new(key, b"10.1.2.0/24", hashlib.sha256).hexdigest()
+    # neither the address nor its prefix, in any spelling, reaches any column
+    cells = [str(v) for col in s.columns for v in s[col].tolist()]
+    assert not [c for c in cells if "10.1.2" in c or "dev-1" in c]
 
 
 def test_second_ingest_changes_no_table(ingested):

@@ -125,7 +125,8 @@ def test_pickled_classes_reads_every_reference_including_memoised_module_names(p
 
 
 def test_current_classes_are_pickled_under_their_genuine_paths(trained, tmp_path):
-    _, _, result, _ = trained
+    cfg, _, result, _ = trained
+    tracking.configure(cfg.mlflow)      # `models:/` URIs resolve in the process's registry: make it this one
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=result.model_uri, dst_path=str(tmp_path)))
     refs = pickled_classes((local / "python_model.pkl").read_bytes())
     assert ("genuine.models.pyfunc", "AccountModel") in refs

@@ -1,9 +1,12 @@
-"""Text detector: corpus contract, MLflow round trip (pyfunc == in-memory pipeline), Spark scoring == pandas."""
+"""Text detector: corpus contract, features against hand-worked values, evaluation tables, MLflow round trip
+(pyfunc == in-memory pipeline), Spark scoring == pandas."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
+import zlib
 from pathlib import Path
 
 import mlflow
@@ -16,11 +19,24 @@ from genuine.core import tracking
 from genuine.core.errors import CorpusError
 from genuine.devtools.bench.text_detector import bench_text_detector
 from genuine.jobs import train_text_detector as job
+from genuine.models import text_features
 from genuine.models.config import TextDetectorConfig
 from genuine.models.pyfunc import pickled_classes
 from genuine.models.text_corpus import read_corpus
-from genuine.models.text_detector import TextDetectorModel, score_posts
-from genuine.models.text_training import train_text_detector
+from genuine.models.text_detector import (
+    StackedBlend,
+    StackedLinear,
+    TextDetectorModel,
+    build_pipeline,
+    score_posts,
+)
+from genuine.models.text_features import (
+    PREDICTABILITY_NAMES,
+    PredictabilityFeatures,
+    predictability_vector,
+    shape,
+)
+from genuine.models.text_training import fpr_tables, length_buckets, source_weights, train_text_detector
 from tests.oracles import read_delta_rs
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai-text"
@@ -53,7 +69,7 @@ def _write(path: Path, rows: list[dict], extra: str = "") -> Path:
     return path
 
 
-FAST = TextDetectorConfig(char_ngram_max=3, inner_folds=2, max_iter=500)
+FAST = TextDetectorConfig(char_ngram_max=3, inner_folds=2, max_iter=500, cv_folds=2)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +101,94 @@ def test_corpus_errors_name_file_and_line(tmp_path):
         read_corpus([_write(tmp_path / "one.jsonl", [good, good])])
 
 
+def test_shape_is_the_sequence_of_character_kinds():
+    assert shape("在 1963 年成立，Windows 中。") == "\x02C_0_C，Aa_C。\x03"      # ChatGPT's spacing
+    assert shape("在1963年成立，Windows中。") == "\x02C0C，AaC。\x03"          # most people's
+    assert shape("HBO to air .\nIt's 2015") == "\x02A_a_a_.¶Aa'a_0\x03"
+    assert shape("café ひらがな") == "\x02ax_x\x03"                       # other scripts are x, runs collapse
+    assert shape("") == "\x02\x03"
+
+
+def test_predictability_vector_matches_a_hand_computation():
+    ranks = {"the": 0, "cat": 50, "sat": 500, "的": 0, "猫": 5000}
+    top_n = 20000                                  # an unlisted word ranks as the list's end
+    text = "The cat sat on the 猫的猫"
+    got = dict(zip(PREDICTABILITY_NAMES, predictability_vector(text, ranks, top_n), strict=True))
+    # tokens: Chinese characters first (猫 的 猫), then Latin words (the cat sat on the); "on" is unlisted
+    r = [5000, 0, 5000, 0, 50, 500, 20000, 0]
+    lr = [math.log10(x + 1) for x in r]
+    mean = sum(lr) / 8
+    assert got["rank_lt_10"] == pytest.approx(3 / 8)
+    assert got["rank_lt_100"] == pytest.approx(4 / 8)
+    assert got["rank_lt_1000"] == pytest.approx(5 / 8)
+    assert got["rank_lt_10000"] == pytest.approx(7 / 8)
+    assert got["unlisted_share"] == pytest.approx(1 / 8)
+    assert got["log_rank_mean"] == pytest.approx(mean)
+    assert got["log_rank_std"] == pytest.approx(math.sqrt(sum((x - mean) ** 2 for x in lr) / 8))
+    assert got["log_rank_median"] == pytest.approx((math.log10(51) + math.log10(501)) / 2)
+    assert got["token_type_ratio"] == pytest.approx(6 / 8)
+    assert got["log_tokens"] == pytest.approx(math.log(9))
+    raw = text.encode("utf-8")
+    assert got["zlib_ratio"] == pytest.approx(len(zlib.compress(raw, 9)) / (len(raw) + 1))
+    assert got["utf8_bytes_per_char"] == pytest.approx(len(raw) / (len(text) + 1))
+    assert predictability_vector("!!", ranks, top_n)[:-2] == [0.0] * (len(PREDICTABILITY_NAMES) - 2)
+
+
+def test_predictability_features_carry_their_table(monkeypatch):
+    fitted = PredictabilityFeatures(top_n=1000).fit(["ignored"])
+    assert fitted.ranks_["the"] == 0 and fitted.ranks_["的"] == 0 and len(fitted.ranks_) <= 2000
+    before = fitted.transform(["the cat", "我的猫"])
+    monkeypatch.setattr(text_features.wordfreq, "top_n_list", lambda *a, **k: pytest.fail("looked up at scoring"))
+    np.testing.assert_array_equal(fitted.transform(["the cat", "我的猫"]), before)
+    assert before.shape == (2, len(PREDICTABILITY_NAMES))
+
+
+def test_source_weights_give_every_file_the_same_total():
+    w = source_weights(np.array(["a"] * 6 + ["b"] * 2))
+    assert w.mean() == pytest.approx(1.0)
+    assert w[:6].sum() == pytest.approx(w[6:].sum())
+
+
+def test_fpr_tables_by_language_and_length_by_hand():
+    texts = ["短" * 10, "短" * 60, "long " * 50, "x" * 10, "机" * 30, "ai " * 30]
+    frame = pd.DataFrame({"text": texts, "label": [0, 0, 0, 0, 1, 1], "lang": ["zh", "zh", "en", None, "zh", "en"]})
+    keys, order = length_buckets(frame["text"], [50, 200])
+    assert order == ["lt50", "50_199", "ge200"] and keys.tolist() == ["lt50", "50_199", "ge200", "lt50", "lt50",
+                                                                       "50_199"]
+    scores = {"detector": np.array([0.9, 0.1, 0.6, 0.2, 0.95, 0.4])}
+    out = fpr_tables(frame, scores, human_share=0.25, edges=[50, 200])
+    # humans score 0.9, 0.1, 0.6, 0.2: the score that flags a quarter of them is 0.9
+    assert out["thresholds"]["detector"] == {"human_share": 0.9, "p05": 0.5}
+    assert out["ai_recall"]["detector"] == {"human_share": 0.5, "p05": 0.5}
+    lang, length = out["groups"]["lang"], out["groups"]["length"]
+    assert lang["zh"] == {"humans": 2, "detector_human_share": 0.5, "detector_p05": 0.5}
+    assert lang["en"] == {"humans": 2, "detector_human_share": 0.0, "detector_p05": 0.5}   # "x"*10 guessed en
+    assert length["lt50"] == {"humans": 2, "detector_human_share": 0.5, "detector_p05": 0.5}
+    assert length["ge200"]["detector_p05"] == 1.0 and length["50_199"]["detector_p05"] == 0.0
+
+
+def test_dense_view_choice_and_sample_weights():
+    rows = _synthetic_rows(120, seed=5)
+    texts, y = [r["text"] for r in rows], np.array([r["label"] == "ai" for r in rows], dtype=int)
+    for dense, cls in (("hgb", StackedBlend), ("logreg", StackedLinear)):
+        pipe = build_pipeline(FAST.model_copy(update={"dense_model": dense}))
+        pipe.fit(texts, y, clf__sample_weight=source_weights(np.array(["a", "b", "b"] * 40)))
+        assert type(pipe.named_steps["clf"]) is cls
+        p = pipe.predict_proba(texts[:10])[:, 1]
+        np.testing.assert_array_equal(p, [pipe.predict_proba([t])[0, 1] for t in texts[:10]])
+
+
 def test_registered_pyfunc_equals_pipeline(trained):
     cfg, result = trained
     assert set(result.metrics) >= {"heldout_auroc_syn_a", "heldout_auroc_syn_b", "heldout_auroc_all"}
+    # the benchmark's figures are logged too: K-fold and leave-one-file-out AUROC, speed, FPR tables
+    evaluation = {"cv_auroc_detector_syn_a", "cv_auroc_baseline_syn_b", "cv_auroc_gain_syn_a",
+                  "lofo_auroc_detector_syn_a", "lofo_auroc_baseline_syn_b", "predict_posts_per_cpu_s_detector",
+                  "fpr_p05_detector_lang_zh", "fpr_human_share_baseline_lang_en",
+                  "fpr_human_share_detector_length_lt50", "ai_recall_human_share_detector"}
+    assert set(result.metrics) >= evaluation
+    logged = tracking.client(cfg.mlflow).get_run(result.run_id).data.metrics
+    assert {k: logged[k] for k in evaluation} == pytest.approx({k: result.metrics[k] for k in evaluation})
     assert result.metrics["heldout_auroc_all"] > 0.8            # the synthetic styles are learnable
     mv = tracking.configure(cfg.mlflow).get_model_version_by_alias(cfg.mlflow.text_model, "champion")
     assert str(mv.version) == result.version and mv.run_id == result.run_id

@@ -16,7 +16,7 @@ from genuine.models.config import TextDetectorConfig, text_detector_config
 from genuine.models.text_corpus import resolve_corpus
 
 FAST = ["--set", "text_detector.char_ngram_max=3", "--set", "text_detector.inner_folds=2",
-        "--set", "text_detector.max_iter=500"]
+        "--set", "text_detector.max_iter=500", "--set", "text_detector.cv_folds=2"]
 
 
 def _args(cfg) -> list[str]:
@@ -86,4 +86,7 @@ def test_bench_prints_auroc_per_file_for_both_models(cfg_factory, corpus):
     assert sorted(lines) == ["syn_a", "syn_b"]
     assert (lines["syn_a"][1].strip(), lines["syn_b"][1].strip()) == ("100", "60")
     assert all(0.5 < float(r[k]) <= 1.0 for r in lines.values() for k in (2, 3))
+    assert all(0.5 < float(r[k]) <= 1.0 for r in lines.values() for k in (5, 6))     # leave-one-file-out
     assert "posts/s wall" in res.output
+    assert "false-positive rate on human text by lang" in res.output
+    assert "false-positive rate on human text by length" in res.output

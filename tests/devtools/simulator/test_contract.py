@@ -104,8 +104,19 @@ def test_referential_integrity(export):
         posts[["post_id", "account_id", "created_at"]], left_on="target_post_id", right_on="post_id",
         how="left", suffixes=("", "_post"), validate="many_to_one")
     assert on_post.post_id.notna().all(), "orphan target_post_id"
-    assert (on_post.target_account_id == on_post.account_id).all(), "target account is not the post's author"
     assert (on_post.created_at > on_post.created_at_post).all(), "interaction before the post it targets"
+    # the target account is the post's author, except for a reply: a comment by the post's author whose
+    # target is an account that commented on that post before
+    reply = (on_post.kind == "comment") & (on_post.actor_id == on_post.account_id)
+    assert (on_post.loc[~reply, "target_account_id"] == on_post.loc[~reply, "account_id"]).all(), \
+        "target account is not the post's author"
+    replies = on_post[reply]
+    assert len(replies) > 0
+    comments = on_post[(on_post.kind == "comment") & ~reply]
+    first = comments.groupby(["target_post_id", "actor_id"]).created_at.min()
+    answered = first.reindex(pd.MultiIndex.from_arrays([replies.target_post_id, replies.target_account_id]))
+    assert answered.notna().all(), "a reply to an account that did not comment on the post"
+    assert (replies.created_at.to_numpy() > answered.to_numpy()).all(), "a reply before the comment it answers"
     assert (inter.actor_id != inter.target_account_id).all(), "self-engagement or self-follow"
     assert (rep.reporter_id != rep.reported_account_id).all()
 
@@ -152,11 +163,16 @@ def test_truth_populations_and_clusters(export):
     truth = export.truth
     assert set(truth.population) == {"human", "unusual_human", "ai"}
     pop_of = {"ordinary": "human", "prolific_creator": "unusual_human", "brand": "unusual_human",
-              "night_shift": "unusual_human", "fixed_interval": "ai", "jittered_scheduler": "ai",
-              "engagement_farm": "ai", "device_ring": "ai", "humanized": "ai"}
+              "night_shift": "unusual_human", "fan_community": "unusual_human", "smm_manager": "unusual_human",
+              "ai_assisted_creator": "unusual_human", "shift_worker": "unusual_human", "fixed_interval": "ai",
+              "jittered_scheduler": "ai", "engagement_farm": "ai", "device_ring": "ai", "humanized": "ai",
+              "hijacked": "ai", "dormant_sleeper": "ai", "loose_ring": "ai", "llm_persona": "ai"}
+    assert set(truth.strategy) == set(pop_of)
     assert (truth.strategy.map(pop_of) == truth.population).all()
+    prefix = {"engagement_farm": "farm-", "device_ring": "ring-", "dormant_sleeper": "cell-", "loose_ring": "loose-",
+              "fan_community": "fan-", "smm_manager": "smm-"}
     clustered = truth.cluster_id.notna()
-    assert set(truth.loc[clustered, "strategy"]) == {"engagement_farm", "device_ring"}
-    assert truth.loc[truth.strategy.isin(["engagement_farm", "device_ring"]), "cluster_id"].notna().all()
-    assert truth.loc[truth.strategy == "engagement_farm", "cluster_id"].str.startswith("farm-").all()
-    assert truth.loc[truth.strategy == "device_ring", "cluster_id"].str.startswith("ring-").all()
+    assert set(truth.loc[clustered, "strategy"]) == set(prefix)
+    for strategy, head in prefix.items():
+        assert truth.loc[truth.strategy == strategy, "cluster_id"].str.startswith(head).all(), strategy
+    assert truth.groupby("cluster_id").strategy.nunique().max() == 1, "a cluster mixes strategies"

@@ -11,7 +11,11 @@ import pytest
 from genuine.devtools.simulator import params as P
 from genuine.devtools.simulator import text as T
 from genuine.devtools.simulator.encode import digits, hex16, ipv4, make_ids, mix64
+from genuine.devtools.simulator.params import SimParams
+from genuine.devtools.simulator.population import build_population
+from genuine.devtools.simulator.strategies import ADDED
 from genuine.devtools.simulator.timeline import (
+    RhythmDraws,
     circadian_sessions,
     profile_at,
     segment_cumsum,
@@ -90,3 +94,27 @@ def test_by_group_puts_texts_back_in_row_order():
     groups = np.array([2, 0, 1, 0, 2, 1])
     out = T.by_group(groups, lambda g, idx: pa.array([f"{g}:{i}" for i in idx]))
     assert out.to_pylist() == [f"{g}:{i}" for i, g in enumerate(groups)]
+
+
+def test_llm_personas_copy_their_mentors_rhythm_and_region():
+    day = P.DAY_MS
+    sim = SimParams({"ordinary": 0.5, "llm_persona": 0.5}).validated()
+    pop = build_population(2000, 3, 0, 14 * day, sim)
+    acc = np.arange(pop.n)
+    ordinary, personas = (acc[pop.strategy == P.STRATEGIES.index(s)] for s in ("ordinary", "llm_persona"))
+    mentor = pop.link[personas]
+    assert np.isin(mentor, ordinary).all() and (pop.region[personas] == pop.region[mentor]).all()
+    # mentors that are night owls with 3 sessions a day: their personas follow them
+    n = ordinary.size
+    owls = RhythmDraws(np.full(n, 3.0), np.full(n, 12 * P.HOUR_MS), np.ones(n), np.zeros(n))
+    copied = ADDED["llm_persona"](np.random.default_rng(0), pop, personas, 3, (ordinary, owls))
+    own = ADDED["llm_persona"](np.random.default_rng(0), pop, personas, 3, None)
+    per_day = copied.s_actor.size / personas.size / 14
+    assert per_day == pytest.approx(3.0 * P.LLM_PERSONA_RATE_FACTOR, rel=0.1)
+    assert own.s_actor.size / personas.size / 14 < 1.0
+
+    def night(tl):
+        hour = ((tl.s_start + pop.utc_offset_ms(tl.s_actor)) % day) // P.HOUR_MS
+        return ((hour >= 1) & (hour < 6)).mean()
+
+    assert night(copied) > 3 * night(own)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from genuine.core.config import under_root
 from genuine.features.snapshot import SnapshotConfig
 
 log = logging.getLogger(__name__)
@@ -21,17 +22,13 @@ _OWNED_CHECKPOINT_DIRS: set[str] = set()
 """Checkpoint dirs this process set on the session (so it may empty them after each run)."""
 
 
-def under_lake(lake_root: str, rel: str) -> str:
-    return lake_root.rstrip("/") + "/" + rel if "://" in lake_root else str((Path(lake_root) / rel).resolve())
-
-
 def ensure_checkpoint_dir(spark: SparkSession, lake_root: str, scfg: SnapshotConfig) -> str | None:
     """Give the graph algorithms a reliable checkpoint dir when the session has none; the dir we own, if any."""
     sc = spark.sparkContext
     current = sc.getCheckpointDir()
     if current is None:
         root = scfg.checkpoint_dir
-        sc.setCheckpointDir(root if "://" in root or Path(root).is_absolute() else under_lake(lake_root, root))
+        sc.setCheckpointDir(root if "://" in root or Path(root).is_absolute() else under_root(lake_root, root))
         current = sc.getCheckpointDir()
         if current is not None:
             _OWNED_CHECKPOINT_DIRS.add(current)

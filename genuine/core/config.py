@@ -130,7 +130,7 @@ class Config(Strict):
             rel = self.lake.tables[name]
         except KeyError:
             raise KeyError(f"unknown table {name!r}; known: {sorted(self.lake.tables)}") from None
-        return _join(self.lake.root, rel)
+        return under_root(self.lake.root, rel)
 
     def fingerprint(self) -> str:
         """Stable hash of the effective configuration, recorded by every job run."""
@@ -146,7 +146,8 @@ class Config(Strict):
             raise ConfigError(_explain(exc, prefix=name)) from None
 
 
-def _join(root: str, rel: str) -> str:
+def under_root(root: str, rel: str) -> str:
+    """`rel` under a lake root: URI roots join with '/', local roots resolve to an absolute path."""
     if "://" in root:
         return root.rstrip("/") + "/" + rel
     return str((Path(root) / rel).resolve())

@@ -69,6 +69,16 @@ class QueueConfig(Strict):
     max_sample_posts: int = Field(ge=0)
     snippet_chars: int = Field(ge=1)
     max_cluster_members: int = Field(ge=0)
+    # Exploration: exploration_share of `capacity` (accounts moderators review per run) goes to band-none
+    # accounts picked for novelty, so kinds of bot the model was never shown reach a human and become
+    # labels; they are spread through the queue, not appended after everything the model flagged.
+    capacity: int = Field(ge=0)
+    exploration_share: float = Field(ge=0, lt=1)
+    exploration_min_novelty: float = Field(ge=0, le=1)
+
+    @property
+    def exploration_slots(self) -> int:
+        return int(round(self.capacity * self.exploration_share))
 
 
 class ImportConfig(Strict):

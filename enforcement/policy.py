@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # route_reason values (why an account got its outcome)
 ROUTE_AUTO = "auto_policy"
 ROUTE_REVIEW_BAND = "review_band"
+ROUTE_EXPLORATION = "exploration"
 ROUTE_UNKNOWN_ACCOUNT = "account_unknown"
 ROUTE_PROTECTION_UNKNOWN = "protection_unknown"
 ROUTE_VERIFIED = "protected_verified"
@@ -115,10 +116,28 @@ def supporting_families(cfg: EnforcementConfig) -> Column:
     return F.array_sort(F.array_distinct(F.transform(supporting, lambda r: r["family"])))
 
 
+def exploration_candidates(scores: DataFrame, status: DataFrame, cfg: EnforcementConfig) -> DataFrame:
+    """The `exploration_slots` most novel band-none accounts (novelty >= exploration_min_novelty) that no
+    one has looked at yet (status none), most novel first, ties by account_id; SCORE_INPUT columns.
+    Scores without a novelty column (a model stored before novelty existed) explore nothing."""
+    q = cfg.queue
+    empty = scores.select(*SCORE_INPUT.fieldNames()).limit(0)
+    if q.exploration_slots == 0 or "novelty" not in scores.columns:
+        if q.exploration_slots and "novelty" not in scores.columns:
+            log.info("exploration: these scores carry no novelty (model stored before it existed): none explored")
+        return empty
+    seen = status.filter(F.col("status") != F.lit(STATUS_NONE)).select("account_id")
+    return (scores.filter((F.col("band") == "none") & (F.col("novelty") >= F.lit(q.exploration_min_novelty)))
+            .join(seen, "account_id", "left_anti")
+            .orderBy(F.col("novelty").desc(), F.col("account_id")).limit(q.exploration_slots)
+            .select(*SCORE_INPUT.fieldNames()))
+
+
 def decide(scores: DataFrame, accounts: DataFrame, recent_action_counts: Sequence[int],
            cfg: Config | EnforcementConfig, current_status: DataFrame | None = None,
            ) -> tuple[DataFrame, BreakerState]:
-    """One POLICY_DECISIONS row per account of `scores` in the review or auto band, and the breaker.
+    """One POLICY_DECISIONS row per account of `scores` in the review or auto band, plus the band-none
+    accounts picked for exploration (exploration_candidates), and the breaker.
 
     `scores`: rows of ONE scoring run (SCORE_INPUT columns). `accounts`: RAW_ACCOUNTS (account_id,
     verified, declared_ai_assisted). `current_status`: the account_status table (None on a first run).
@@ -140,7 +159,8 @@ def decide(scores: DataFrame, accounts: DataFrame, recent_action_counts: Sequenc
     prior = status.select("account_id", F.col("status").alias("prior_status"),
                           F.col("active_actions").alias("prior_active_actions"))
 
-    df = (scores.filter(F.col("band").isin("review", "auto"))
+    df = (scores.filter(F.col("band").isin("review", "auto")).select(*SCORE_INPUT.fieldNames())
+          .unionByName(exploration_candidates(scores, status, ecfg))
           .join(acc, "account_id", "left")
           .join(prior, "account_id", "left")
           .withColumn("account_known", F.coalesce(F.col("account_known"), F.lit(False)))
@@ -160,6 +180,7 @@ def decide(scores: DataFrame, accounts: DataFrame, recent_action_counts: Sequenc
         (prior_s.isin(*HUMAN_CLEARED_STATUSES) & F.lit(not pol.requeue_cleared), OUTCOME_NO_CHANGE,
          ROUTE_HUMAN_CLEARED),
         (F.col("band") == "review", OUTCOME_REVIEW, ROUTE_REVIEW_BAND),
+        (F.col("band") == "none", OUTCOME_REVIEW, ROUTE_EXPLORATION),
         (~F.col("account_known"), OUTCOME_REVIEW, ROUTE_UNKNOWN_ACCOUNT),
         (F.col("verified").isNull() | F.col("declared_ai_assisted").isNull(), OUTCOME_REVIEW,
          ROUTE_PROTECTION_UNKNOWN),

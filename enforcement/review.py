@@ -14,6 +14,7 @@ from genuine.core.schemas import REVIEW_QUEUE, SAMPLE_POST
 from genuine.enforcement._cols import conform, reason_codes, require, strings
 from genuine.enforcement.config import EnforcementConfig, QueueConfig, enforcement_config
 from genuine.enforcement.ids import stable_id
+from genuine.enforcement.policy import ROUTE_EXPLORATION
 from genuine.enforcement.schemas import OUTCOME_REVIEW, POLICY_DECISIONS
 
 
@@ -32,6 +33,20 @@ def queue_priority(df: DataFrame, qcfg: QueueConfig, auto_threshold: float) -> D
             .withColumn("uncertainty", unc)
             .withColumn("priority", F.lit(qcfg.harm_weight) * F.col("expected_harm")
                         + F.lit(qcfg.uncertainty_weight) * F.col("uncertainty")))
+
+
+def interleave_rank(df: DataFrame, share: float) -> DataFrame:
+    """queue_rank over two streams, each in (priority desc, score desc, account_id) order: the k-th
+    exploration item sits at k / share and the k-th flagged one at k / (1 - share), so a moderator who
+    works the first N items spends about share x N of them on exploration."""
+    explore = F.col("route_reason") == F.lit(ROUTE_EXPLORATION)
+    within = F.row_number().over(Window.partitionBy(explore).orderBy(
+        F.col("priority").desc(), F.col("score").desc(), F.col("account_id")))
+    step = F.when(explore, F.lit(1.0 / share if share > 0 else 1.0)).otherwise(F.lit(1.0 / (1.0 - share)))
+    return (df.withColumn("_pos", within * step)
+            .withColumn("queue_rank", F.row_number().over(Window.orderBy(
+                "_pos", explore.desc(), F.col("account_id"))).cast("long"))
+            .drop("_pos"))
 
 
 def sample_posts(queued: DataFrame, posts: DataFrame, qcfg: QueueConfig) -> DataFrame:
@@ -79,8 +94,10 @@ def review_queue(decisions: DataFrame, posts: DataFrame, clusters: DataFrame, re
                  enqueued_at: datetime) -> DataFrame:
     """REVIEW_QUEUE rows for every decision with outcome `review` (including held and protected ones).
 
-    queue_rank is 1 for the first item a moderator should open (priority desc, score desc, account_id);
-    it is computed over the whole queue in one partition, which is fine for human-sized queues.
+    queue_rank is 1 for the first item a moderator should open (priority desc, score desc, account_id)
+    among the model's flags; exploration picks (route `exploration`) are interleaved so that about
+    `exploration_share` of any queue prefix is exploration (interleave_rank). It is computed over the whole
+    queue in one partition, which is fine for human-sized queues.
     Accounts without posts, cluster or reach get an empty sample, a null cluster and a null reach.
     """
     qcfg = enforcement_config(cfg).queue
@@ -98,8 +115,7 @@ def review_queue(decisions: DataFrame, posts: DataFrame, clusters: DataFrame, re
           .withColumn("cluster_members_truncated", F.coalesce("cluster_members_truncated", F.lit(False)))
           .withColumn("reason_codes", reason_codes())
           .withColumn("queue_id", stable_id("queue", F.col("scoring_run_id"), F.col("account_id")))
-          .withColumn("queue_rank", F.row_number().over(Window.orderBy(
-              F.col("priority").desc(), F.col("score").desc(), F.col("account_id"))).cast("long"))
+          .transform(interleave_rank, qcfg.exploration_share)
           .withColumn("enqueued_run_id", F.lit(job_run_id))
           .withColumn("enqueued_at", F.lit(enqueued_at).cast("timestamp")))
     return conform(df, REVIEW_QUEUE)

@@ -60,7 +60,9 @@ def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = Non
         scores = lake.read("scores", version=sv)
         sid = scoring_run_id or latest_scoring_run(scores)
         ledger.params["scoring_run_id"] = sid
-        run_scores = scores.where(F.col("scoring_run_id") == F.lit(sid)).select(*SCORE_INPUT.fieldNames())
+        # novelty (for exploration) where the scores carry it: tables written before it existed do not
+        cols = [*SCORE_INPUT.fieldNames(), *(["novelty"] if "novelty" in scores.columns else [])]
+        run_scores = scores.where(F.col("scoring_run_id") == F.lit(sid)).select(*cols)
         info = scoring_run_info(run_scores, sid)
         log.info("enforcing scoring run %s: %d scores, model %s v%s, features@%s", sid, info.rows,
                  info.model_name, info.model_version, info.feature_table_version)

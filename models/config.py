@@ -42,6 +42,15 @@ class LosoConfig(Strict):
     min_accounts: int = Field(default=10, ge=1)    # a strategy with fewer labelled accounts is not held out
 
 
+class NoveltyConfig(Strict):
+    """models/novelty.py: an isolation forest beside the supervised model."""
+
+    enabled: bool = True             # fit it, store it with the model version, score `novelty` per account
+    as_feature: bool = True          # also feed its score to the supervised model as one more input
+    n_estimators: int = Field(default=200, ge=10)
+    max_samples: int = Field(default=256, ge=16)
+
+
 class ReasonConfig(Strict):
     top_k: int = Field(default=3, ge=1)
     reference_quantiles: int = Field(default=1001, ge=11)
@@ -81,6 +90,7 @@ class ModelConfig(Strict):
                                        "ai_assisted_creator", "shift_worker"]
     protect_verified: bool = True
     loso: LosoConfig = LosoConfig()
+    novelty: NoveltyConfig = NoveltyConfig()
     reasons: ReasonConfig = ReasonConfig()
     gates: GatesConfig = GatesConfig()
 

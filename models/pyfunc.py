@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 REFERENCE_FILE = "reference.json"
 PIPELINE_FILE = "pipeline.joblib"
+NOVELTY_FILE = "novelty.joblib"
+# predict(..., params={"output": ...}): the calibrated score (default) or the novelty percentile
+OUTPUT_SCORE, OUTPUT_NOVELTY = "score", "novelty"
 ACCOUNT_MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "joblib", "scipy")
 
 # Top-level packages whose classes genuine pickles: an older genuine's were under `models`.
@@ -57,18 +60,26 @@ _REREGISTER = {
 
 
 class AccountModel(PythonModel):
-    """Pyfunc wrapper: DataFrame with the feature columns in, calibrated P(ai) out."""
+    """Pyfunc wrapper: DataFrame with the feature columns in, calibrated P(ai) out, or with
+    params={"output": "novelty"} the novelty percentile (NaN for a version stored without one)."""
 
     def load_context(self, context: Any) -> None:
         self._model = joblib.load(context.artifacts["pipeline"])
         self._features = json.loads(Path(context.artifacts["reference"]).read_text())["feature_order"]
+        path = context.artifacts.get("novelty")
+        self._novelty = joblib.load(path) if path else None
 
     # pd.DataFrame is a hint MLflow accepts without inferring a schema from it: the signature is
     # given explicitly when logging.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         X = model_input[self._features].astype("float64")
+        output = (params or {}).get("output", OUTPUT_SCORE)
         # Spark already runs one task per core; OpenMP threads on top of that only oversubscribe.
         with threadpool_limits(limits=1):
+            if output == OUTPUT_NOVELTY:
+                return self._novelty.score(X) if self._novelty is not None else np.full(len(X), np.nan)
+            if output != OUTPUT_SCORE:
+                raise ValueError(f"unknown output {output!r}: {OUTPUT_SCORE!r} or {OUTPUT_NOVELTY!r}")
             return self._model.predict_proba(X)[:, 1]
 
 
@@ -78,17 +89,22 @@ def pip_requirements(packages: Sequence[str]) -> list[str]:
 
 
 def log_account_model(model: CalibratedClassifierCV, reference: dict[str, Any], example: pd.DataFrame,
-                      registered_name: str, tmp: str) -> str:
-    """Log the fitted model with its reference into the active run, register it; returns the version."""
+                      registered_name: str, tmp: str, novelty: Any = None) -> str:
+    """Log the fitted model with its reference (and novelty scorer) into the active run, register it;
+    returns the version."""
     pipe = Path(tmp) / PIPELINE_FILE
     ref = Path(tmp) / REFERENCE_FILE
     joblib.dump(model, pipe)
     ref.write_text(json.dumps(reference))
+    artifacts = {"pipeline": str(pipe), "reference": str(ref)}
+    if novelty is not None:
+        joblib.dump(novelty, Path(tmp) / NOVELTY_FILE)
+        artifacts["novelty"] = str(Path(tmp) / NOVELTY_FILE)
     example = example.astype("float64")
-    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    signature = infer_signature(example, model.predict_proba(example)[:, 1], params={"output": OUTPUT_SCORE})
     info = mlflow.pyfunc.log_model(
         name="model", python_model=AccountModel(),
-        artifacts={"pipeline": str(pipe), "reference": str(ref)},
+        artifacts=artifacts,
         signature=signature, input_example=example, pip_requirements=pip_requirements(ACCOUNT_MODEL_REQUIREMENTS),
         registered_model_name=registered_name)
     if info.registered_model_version is None:

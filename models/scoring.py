@@ -39,7 +39,7 @@ from genuine.core import tracking
 from genuine.core.errors import MissingColumnsError, NoChampionError, SnapshotNotFound
 from genuine.core.schemas import REASON, SCORES  # the scores table is declared with every table
 from genuine.models.labels import require_columns
-from genuine.models.pyfunc import REFERENCE_FILE, ensure_loadable
+from genuine.models.pyfunc import OUTPUT_NOVELTY, REFERENCE_FILE, ensure_loadable
 from genuine.models.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
@@ -224,15 +224,20 @@ def score_accounts(features_sdf: DataFrame, model_uri: str, thresholds: Threshol
     require_columns(features_sdf.columns, ["account_id", "snapshot_date", *names], "feature snapshot")
     spark = features_sdf.sparkSession
     predict = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="double", env_manager="local")
+    novelty = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="double", env_manager="local",
+                                      params={"output": OUTPUT_NOVELTY})
     # Long counts become double: the model's signature is all-double and NaN marks missing values.
     base = features_sdf.select("account_id", "snapshot_date", *[F.col(c).cast("double").alias(c) for c in names])
-    scored = with_band(base.withColumn("score", predict(F.struct(*names))), thresholds)
+    nov = novelty(F.struct(*names))
+    scored = with_band(base.withColumn("score", predict(F.struct(*names)))
+                       .withColumn("novelty", F.when(~F.isnan(nov), nov)), thresholds)
     explained = with_reasons(scored, reference, top_k, min_tail_percentile,
-                             keep=["account_id", "snapshot_date", "score", "band"])
+                             keep=["account_id", "snapshot_date", "score", "novelty", "band"])
     if scored_at.tzinfo is None:
         raise ValueError("scored_at must be timezone-aware (UTC)")
     return explained.select(
-        F.col("account_id").cast("string"), F.col("snapshot_date").cast("date"), F.col("score"), F.col("band"),
+        F.col("account_id").cast("string"), F.col("snapshot_date").cast("date"), F.col("score"), F.col("novelty"),
+        F.col("band"),
         F.lit(model_name).cast("string").alias("model_name"),
         F.lit(str(model_version)).cast("string").alias("model_version"),
         F.lit(model_run_id).cast("string").alias("model_run_id"),

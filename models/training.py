@@ -42,6 +42,7 @@ from genuine.models import plots
 from genuine.models.config import CandidateKind, ModelConfig
 from genuine.models.evaluation import evaluate_scores, finite_metrics, safe_metric
 from genuine.models.labels import prepare_training_data
+from genuine.models.novelty import NoveltyScorer
 from genuine.models.pyfunc import log_account_model
 from genuine.models.thresholds import Thresholds, choose_thresholds
 
@@ -64,9 +65,22 @@ class TrainResult:
     reference: dict[str, Any] = field(repr=False)
 
 
+def build_novelty(cfg: ModelConfig) -> NoveltyScorer:
+    return NoveltyScorer(n_estimators=cfg.novelty.n_estimators, max_samples=cfg.novelty.max_samples,
+                         random_state=cfg.seed)
+
+
 def build_candidate(kind: CandidateKind, cfg: ModelConfig, n_fit: int) -> Pipeline:
-    """Uncalibrated candidate pipelines. Trees take NaN natively (missing = too little activity is
-    itself a signal); the linear model imputes and adds missing-indicators instead."""
+    """Uncalibrated candidate pipelines, behind the novelty column when `novelty.as_feature`."""
+    steps = _classifier_steps(kind, cfg, n_fit)
+    if cfg.novelty.enabled and cfg.novelty.as_feature:
+        steps.insert(0, ("novelty", build_novelty(cfg)))
+    return Pipeline(steps)
+
+
+def _classifier_steps(kind: CandidateKind, cfg: ModelConfig, n_fit: int) -> list[tuple[str, Any]]:
+    """Trees take NaN natively (missing = too little activity is itself a signal); the linear model
+    imputes and adds missing-indicators instead."""
     if kind == "hgb":
         h = cfg.hgb
         clf = HistGradientBoostingClassifier(
@@ -74,14 +88,14 @@ def build_candidate(kind: CandidateKind, cfg: ModelConfig, n_fit: int) -> Pipeli
             min_samples_leaf=h.min_samples_leaf, l2_regularization=h.l2_regularization,
             max_features=h.max_features, early_stopping=h.early_stopping, class_weight=cfg.class_weight,
             random_state=cfg.seed)
-        return Pipeline([("clf", clf)])
+        return [("clf", clf)]
     if kind == "logreg":
-        return Pipeline([
+        return [
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
             ("scale", QuantileTransformer(output_distribution="normal", n_quantiles=max(10, min(1000, n_fit)),
                                           random_state=cfg.seed)),
             ("clf", LogisticRegression(C=cfg.logreg.C, max_iter=cfg.logreg.max_iter, class_weight=cfg.class_weight)),
-        ])
+        ]
     raise ValueError(f"unknown candidate {kind!r}")
 
 
@@ -122,14 +136,15 @@ def human_reference(X_humans: pd.DataFrame, features: Sequence[Feature], cfg: Mo
     }
 
 
-def _split(df: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
+def split_roles(y: pd.Series, cfg: ModelConfig, holdout: bool = True) -> np.ndarray:
     """Stratified random roles: fit (trees + cross-fitted calibration), validation (model choice,
-    thresholds, importance), holdout (reported figures and promotion)."""
-    idx = np.arange(len(df))
-    dev, hold = train_test_split(idx, test_size=cfg.holdout_fraction, stratify=df["y"], random_state=cfg.seed)
-    fit, val = train_test_split(dev, test_size=cfg.validation_fraction, stratify=df["y"].iloc[dev],
+    thresholds, importance), holdout (reported figures and promotion; none when `holdout` is False)."""
+    idx = np.arange(len(y))
+    dev, hold = (train_test_split(idx, test_size=cfg.holdout_fraction, stratify=y, random_state=cfg.seed)
+                 if holdout else (idx, idx[:0]))
+    fit, val = train_test_split(dev, test_size=cfg.validation_fraction, stratify=y.iloc[dev],
                                 random_state=cfg.seed + 1)
-    role = np.empty(len(df), dtype=object)
+    role = np.empty(len(y), dtype=object)
     role[fit], role[val], role[hold] = "fit", "validation", "holdout"
     return role
 
@@ -223,7 +238,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
     if len(set(names)) != len(names):
         raise ValueError("duplicate feature names")
     df, counts = prepare_training_data(train_df, names, truth, cfg)
-    role = _split(df, cfg)
+    role = split_roles(df["y"], cfg)
     X, y = df[names], df["y"].to_numpy()
     fit, val, hold = role == "fit", role == "validation", role == "holdout"
     lineage_tags = {f"lineage.{k}": str(v) for k, v in (lineage or {}).items()}
@@ -292,8 +307,11 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
             holdout.astype({"population": "string", "strategy": "string", "protected_group": "string"}) \
                 .to_parquet(hp, index=False)
             mlflow.log_artifact(str(hp), "evaluation")
+            # the queue's novelty: one forest on every fit row (labels unused), stored with the version
+            novelty = build_novelty(cfg).fit(X[fit]) if cfg.novelty.enabled else None
             with _timed("log_model", timings):
-                model_version = log_account_model(model, reference, X[hold].head(5), mcfg.account_model, tmp)
+                model_version = log_account_model(model, reference, X[hold].head(5), mcfg.account_model, tmp,
+                                                  novelty=novelty)
         mlflow.log_dict(reference["families"], "feature_families.json")
 
         version_tags = {**thresholds.as_tags(), **lineage_tags, "chosen_candidate": chosen,

@@ -146,9 +146,39 @@ def bench_score(accounts: Annotated[int, typer.Option(help="accounts in the synt
     console.print(t)
 
 
+def bench_exploration(truth: Annotated[Path, typer.Option(help="the simulator's _truth/accounts.parquet of the lake's platform")],
+                      strategy: Annotated[list[str] | None, typer.Option(help="AI strategy to hold out (repeatable)")] = None,
+                      days: Annotated[int, typer.Option(help="days of review and retraining")] = 5,
+                      error_rate: Annotated[float, typer.Option(help="share of simulated moderator decisions that are wrong")] = 0.01,
+                      seed: Annotated[int, typer.Option(help="seed of the moderators' mistakes")] = 7,
+                      env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Hold out each strategy's labels, then review and retrain day by day with and without exploration;
+    prints the share of the held-out strategy caught per day (devtools/bench/exploration.py); every figure,
+    with the recall and PR-AUC of its still-unlabelled accounts, goes to MLflow."""
+    from genuine.core.session import get_spark
+    from genuine.devtools.bench.exploration import bench_exploration as bench
+
+    cfg = load_cfg(env, set_)
+    out = bench(get_spark(cfg), cfg, truth, strategy or ["llm_persona", "loose_ring", "dormant_sleeper", "device_ring"],
+                days, error_rate, seed)
+    wide = out.pivot_table(index=["strategy", "share"], columns="day", values="caught", dropna=False)
+    t = Table(title=f"share of a strategy nobody labelled that is caught (confirmed by moderators, or flagged at "
+                    f"0.5 % human FPR), by day ({days} days of review and retraining)")
+    t.add_column("strategy")
+    t.add_column("exploration share", justify="right")
+    for d in wide.columns:
+        t.add_column(f"day {d}", justify="right")
+    for (s, share), vals in wide.iterrows():
+        t.add_row(s, f"{share:.2f}", *[f"{v:.3f}" for v in vals])
+    console.print(t)
+    cpu = out["cpu_s"].sum()
+    console.print(f"CPU {cpu:.1f} s in the driver for {len(out)} retrainings", soft_wrap=True)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the CLI."""
     app.command("train")(train)
     app.command("promote")(promote)
     app.command("score")(score)
     bench_app.command("score")(bench_score)
+    bench_app.command("exploration")(bench_exploration)

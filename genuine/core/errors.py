@@ -32,6 +32,10 @@ class DuplicateMergeKeys(LakeError):
     """The merge source holds the same key more than once: an upsert would be ambiguous."""
 
 
+class SchemaMismatch(LakeError):
+    """A frame carries a column its table has not got and no declared schema adds: never dropped silently."""
+
+
 class PredicateViolation(LakeError):
     """Rows written with an overwrite predicate do not all satisfy that predicate."""
 

@@ -90,7 +90,7 @@ POST_SCORES = _s(("post_id", S), ("account_id", S), ("p_ai", D), ("model_version
 # --- models stage: one row per account x snapshot x scoring run --------------------------------------
 REASON = _s(("family", S), ("feature", S), ("value", D), ("human_percentile", D), ("human_p999", D), ("text", S))
 REASONS = ArrayType(REASON, True)
-SCORES = _s(("account_id", S), ("snapshot_date", DT), ("score", D), ("band", S), ("model_name", S),
+SCORES = _s(("account_id", S), ("snapshot_date", DT), ("score", D), ("novelty", D), ("band", S), ("model_name", S),
             ("model_version", S), ("model_run_id", S), ("feature_table_version", L), ("scoring_run_id", S),
             ("reasons", REASONS), ("scored_at", T))
 

@@ -70,3 +70,15 @@ def with_breaker(cfg, **changes) -> EnforcementConfig:
 def with_policy(cfg, **changes) -> EnforcementConfig:
     e = enforcement_config(cfg)
     return e.model_copy(update={"policy": e.policy.model_copy(update=changes)})
+
+
+def with_queue(cfg, **changes) -> EnforcementConfig:
+    e = enforcement_config(cfg)
+    return e.model_copy(update={"queue": e.queue.model_copy(update=changes)})
+
+
+def scores_with_novelty(spark, rows: list[tuple], novelty: dict[str, float | None]):
+    """scores_df plus a novelty column (what models/scoring writes), by account_id."""
+    from pyspark.sql.types import DoubleType, StructField, StructType
+    schema = StructType([*SCORE_INPUT.fields, StructField("novelty", DoubleType(), True)])
+    return spark.createDataFrame([(*r, novelty.get(r[0])) for r in rows], schema)

@@ -240,8 +240,9 @@ def _protection(accounts: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
 
 def policy_oracle(scores: pd.DataFrame, accounts: pd.DataFrame, ecfg: EnforcementConfig | Any,
                   history: list[int] | None = None) -> pd.DataFrame:
-    """One row per account of ONE scoring run in the review/auto band: outcome, route, supporting families,
-    held — for a first enforce run (no prior status). Rules as in docs/enforcement.md."""
+    """One row per account of ONE scoring run in the review/auto band, plus the exploration picks: outcome,
+    route, supporting families, held — for a first enforce run (no prior status). Rules as in
+    docs/enforcement.md."""
     e = enforcement_config(ecfg)
     pol = e.policy
     prot = _protection(accounts)
@@ -269,6 +270,16 @@ def policy_oracle(scores: pd.DataFrame, accounts: pd.DataFrame, ecfg: Enforcemen
             out = ("auto_action", "auto_policy")
         rows.append({"account_id": r.account_id, "snapshot_date": r.snapshot_date, "scoring_run_id": r.scoring_run_id,
                      "score": r.score, "band": r.band, "outcome": out[0], "route_reason": out[1],
+                     "supporting_families": fams})
+    q = e.queue          # exploration: the most novel band-none accounts, ties by id (first run: status none)
+    pool = scores[(scores.band == "none") & scores.novelty.notna() & (scores.novelty >= q.exploration_min_novelty)]
+    for r in pool.sort_values(["novelty", "account_id"], ascending=[False, True]).head(q.exploration_slots).itertuples():
+        fams = sorted({x["family"] for x in (r.reasons if r.reasons is not None else [])
+                       if x["human_percentile"] is not None
+                       and max(x["human_percentile"], 100 - x["human_percentile"]) >= pol.support_percentile
+                       and x["family"] in pol.families})
+        rows.append({"account_id": r.account_id, "snapshot_date": r.snapshot_date, "scoring_run_id": r.scoring_run_id,
+                     "score": r.score, "band": r.band, "outcome": "review", "route_reason": "exploration",
                      "supporting_families": fams})
     df = pd.DataFrame(rows)
     hist = list(history or [])[-e.breaker.lookback_runs:]
@@ -305,7 +316,12 @@ def expected_queue(oracle: pd.DataFrame, feats: pd.DataFrame, posts: pd.DataFram
     harm = rq.score * np.log1p(rq.reach.fillna(0).astype(float)) / math.log1p(q.reach_scale)
     unc = np.maximum(0.0, 1 - (rq.score - auto_threshold).abs() / q.uncertainty_band)
     rq["priority"] = q.harm_weight * harm + q.uncertainty_weight * unc
-    rq = rq.sort_values(["priority", "score", "account_id"], ascending=[False, False, True]).reset_index(drop=True)
+    # two streams (flags, exploration picks), the k-th of each at k / its share of capacity
+    rq["explore"] = rq.route_reason == "exploration"
+    rq = rq.sort_values(["priority", "score", "account_id"], ascending=[False, False, True])
+    share = rq.explore.map({True: q.exploration_share, False: 1.0 - q.exploration_share})
+    rq["pos"] = rq.groupby("explore").cumcount().add(1) / share
+    rq = rq.sort_values(["pos", "explore", "account_id"], ascending=[True, False, True]).reset_index(drop=True)
     rq["queue_rank"] = np.arange(1, len(rq) + 1)
     rq["queue_id"] = [stable_id_py(["queue", s, a]) for s, a in zip(rq.scoring_run_id, rq.account_id, strict=True)]
     end = _naive(AS_OF)

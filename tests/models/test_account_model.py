@@ -95,16 +95,12 @@ def test_latest_labels_keeps_newest_decision_and_resolves_ties_to_human(spark):
 
 # --- thresholds -----------------------------------------------------------------------------------
 def _threshold_oracle(y, p, target, min_flagged):
-    """Every distinct score as a cut, from the strictest down; stop at the first supported failure."""
+    """Every distinct score as a cut; the lowest one that flags enough and meets the target."""
     best = math.inf
     for t in sorted(set(p.tolist()), reverse=True):
         flagged = p >= t
-        if flagged.sum() < min_flagged:
-            continue
-        if y[flagged].mean() >= target:
+        if flagged.sum() >= min_flagged and y[flagged].mean() >= target:
             best = t
-        else:
-            break
     return best
 
 
@@ -129,6 +125,16 @@ def test_unreachable_target_disables_the_band():
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     ch = choose_threshold(y, p, 0.99, 1)
     assert ch.threshold == math.inf and not ch.met
+
+
+def test_a_mislabelled_bot_at_the_top_does_not_veto_the_band():
+    # 20 bots ranked first, the very first labelled human by mistake, then 80 humans: the 20th cut
+    # flags 19 bots of 20 (0.95), which meets 0.95 although the top-1 cut alone has precision 0.
+    y = np.r_[0, np.ones(19, dtype=int), np.zeros(80, dtype=int)]
+    p = np.linspace(1.0, 0.01, y.size)
+    ch = choose_threshold(y, p, 0.95, 10)
+    assert (ch.met, ch.flagged, ch.precision) == (True, 20, pytest.approx(0.95))
+    assert ch.threshold == p[19]
 
 
 # --- training -------------------------------------------------------------------------------------

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from bisect import bisect_left, bisect_right
+from pathlib import Path
 
+import joblib
 import mlflow
+import mlflow.artifacts
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from pyspark.sql.types import DoubleType, LongType
 
 from genuine.core import tracking
 from genuine.models.promotion import alias_version
+from genuine.models.pyfunc import NOVELTY_FILE
 from genuine.models.scoring import SCORES, load_champion, score_with_champion, with_reasons
 from genuine.models.thresholds import Thresholds
 
@@ -88,6 +92,20 @@ def test_every_account_scored_once_and_spark_udf_equals_pyfunc(scored, synthetic
     assert (got["feature_table_version"] == 3).all() and (got["scoring_run_id"] == "run-1").all()
     assert (got["snapshot_date"] == dt.date(2026, 10, 31)).all()
     assert (pd.to_datetime(got["scored_at"]) == pd.Timestamp(SCORED_AT).tz_convert(None)).all()
+
+
+def test_novelty_is_the_stored_scorers_percentile_of_each_account(scored, synthetic, trained):
+    """The scores' novelty column equals the novelty scorer stored with the version, applied in pandas
+    to the same rows; and it was fitted on the model's fit split, so its own rows spread over (0, 1]."""
+    champ, _, got = scored
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=champ.model_uri))
+    scorer = joblib.load(next(local.rglob(NOVELTY_FILE)))
+    X = synthetic.features[NAMES].astype(float)
+    got = got.set_index("account_id").loc[synthetic.features["account_id"]]
+    np.testing.assert_allclose(got["novelty"].to_numpy(), scorer.score(X), rtol=0, atol=1e-12)
+    via_pyfunc = mlflow.pyfunc.load_model(champ.model_uri).predict(X, params={"output": "novelty"})
+    np.testing.assert_allclose(np.asarray(via_pyfunc), scorer.score(X), rtol=0, atol=1e-12)
+    assert got["novelty"].between(0, 1).all() and got["novelty"].nunique() > len(got) // 2
 
 
 def test_reason_codes_equal_python_oracle(scored, synthetic):

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
-from genuine.core.errors import LakeError
+from genuine.core.errors import LakeError, SchemaMismatch
 from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
@@ -71,7 +71,25 @@ class Lake:
         uri = self.uri(table)
         if not self.engine.exists(uri):
             self.engine.create(uri, _nullable(schema or df.schema))
+        else:
+            self._evolve(uri, df, schema)
         return uri
+
+    def _evolve(self, uri: str, df: DataFrame, schema: StructType | None) -> None:
+        """A table created before its declared schema gained a column gets that column (nullable: older
+        rows read null). A column that neither the table nor the declaration knows is an error: the
+        engines would otherwise drop it from the files without a word."""
+        have = set(self.engine.read(uri).columns)
+        extra = [f.name for f in df.schema.fields if f.name not in have]
+        if not extra:
+            return
+        declared = {f.name: f for f in (schema.fields if schema is not None else [])}
+        unknown = [c for c in extra if c not in declared]
+        if unknown:
+            raise SchemaMismatch(f"{uri} has no column {', '.join(unknown)} and no declared schema adds it: "
+                                 "declare it with the table (genuine/core/schemas.py) or leave it out")
+        self.engine.add_columns(uri, [declared[c] for c in extra])
+        log.info("%s: added column(s) %s of the declared schema", uri, ", ".join(extra))
 
     def append(self, table: str, df: DataFrame, schema: StructType | None = None,
                txn: Txn | None = None) -> WriteResult:

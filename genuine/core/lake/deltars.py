@@ -20,13 +20,13 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, Field
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction, Transaction
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
 from genuine.core.lake.base import MatchedAction, Txn, WriteResult
@@ -86,6 +86,10 @@ class DeltaRsEngine:
     def create(self, uri: str, schema: StructType) -> None:
         if not self.exists(uri):
             DeltaTable.create(uri, to_arrow(schema), mode="ignore")
+
+    def add_columns(self, uri: str, fields: list[StructField]) -> None:
+        arrow = to_arrow(StructType([StructField(f.name, f.dataType, True, f.metadata) for f in fields]))
+        self._table(uri).alter.add_columns([Field.from_arrow(f) for f in arrow])
 
     def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
         def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:

@@ -13,7 +13,7 @@ from typing import Any
 from deltalake import DeltaTable as RsTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from genuine.core.errors import DuplicateMergeKeys, PredicateViolation, TableNotFound
 from genuine.core.lake.base import MatchedAction, Txn, WriteResult
@@ -40,6 +40,10 @@ class SparkDeltaEngine:
     def create(self, uri: str, schema: StructType) -> None:
         if not self.exists(uri):
             self.spark.createDataFrame([], schema).write.format("delta").mode("append").save(uri)
+
+    def add_columns(self, uri: str, fields: list[StructField]) -> None:
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
+        self.spark.sql(f"ALTER TABLE delta.`{uri}` ADD COLUMNS ({cols})")
 
     def read(self, uri: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
         if not self.exists(uri):

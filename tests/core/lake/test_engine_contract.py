@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from pyspark.sql.types import LongType, StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from genuine.core.errors import DuplicateMergeKeys, PredicateViolation
+from genuine.core.errors import DuplicateMergeKeys, PredicateViolation, SchemaMismatch
 from genuine.core.lake import Lake, make_engine
 from genuine.core.session import delta_jvm_available
 from tests.oracles import read_delta_rs, sorted_frame
@@ -49,6 +49,20 @@ def test_append_is_one_version_and_readable_without_spark(lake, spark):
     want = pd.DataFrame(data, columns=["k", "v", "day"])
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assertDataFrameEqual(lake.read("raw_posts"), rows(spark, data))
+
+
+def test_a_declared_new_column_is_added_and_an_undeclared_one_refused(lake, spark):
+    """A table made before its schema gained a nullable column: the next write adds it (old rows read
+    null); a column nobody declared is an error, not silently dropped from the files."""
+    lake.append("scores", rows(spark, [("a", 1, "d1")]), schema=SCHEMA)
+    wider = StructType([*SCHEMA.fields, StructField("novelty", DoubleType(), True)])
+    lake.append("scores", spark.createDataFrame([("b", 2, "d2", 0.5)], wider), schema=wider)
+    assertDataFrameEqual(lake.read("scores"), spark.createDataFrame([("a", 1, "d1", None), ("b", 2, "d2", 0.5)], wider))
+    assert read_delta_rs(lake.uri("scores")).set_index("k")["novelty"].fillna(-1).to_dict() == {"a": -1, "b": 0.5}
+    stray = StructType([*wider.fields, StructField("stray", StringType(), True)])
+    with pytest.raises(SchemaMismatch, match="no column stray"):
+        lake.append("scores", spark.createDataFrame([("c", 3, "d3", 0.1, "x")], stray), schema=wider)
+    assert lake.read("scores").count() == 2
 
 
 def test_txn_makes_a_retried_write_land_once(lake, spark):

@@ -32,6 +32,10 @@ class DuplicateMergeKeys(LakeError):
     """The merge source holds the same key more than once: an upsert would be ambiguous."""
 
 
+class DeltaSparkUnavailableError(LakeError):
+    """lake.engine=delta-spark, but the delta-spark JVM classes neither load nor resolve from Maven."""
+
+
 class PredicateViolation(LakeError):
     """Rows written with an overwrite predicate do not all satisfy that predicate."""
 

@@ -6,11 +6,14 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from genuine.core.config import Config
-from genuine.core.errors import JavaMissingError
+from genuine.core.errors import DeltaSparkUnavailableError, JavaMissingError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,13 @@ def check_java() -> None:
         )
 
 
-def configure_builder(builder: SparkSession.Builder, cfg: Config) -> SparkSession.Builder:
-    """Builder in, builder out: apply this environment's settings and nothing the cluster already owns."""
+def configure_builder(builder: SparkSession.Builder, cfg: Config,
+                      packages: Sequence[str] = ()) -> SparkSession.Builder:
+    """Builder in, builder out: apply this environment's settings and nothing the cluster already owns.
+
+    `packages` are Maven coordinates for `spark.jars.packages` (see `jvm_packages`); the Delta SQL extension
+    is registered when delta-spark is among them or when `lake.engine=delta-spark` says the cluster ships it.
+    """
     s = cfg.spark
     builder = builder.appName(s.app_name)
     if s.master:
@@ -43,33 +51,93 @@ def configure_builder(builder: SparkSession.Builder, cfg: Config) -> SparkSessio
         # Workers must run the interpreter that has our dependencies, not whatever python3 is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    if cfg.lake.engine in ("auto", "delta-spark"):
-        builder = _with_delta_jvm(builder, cfg)
+    if packages:
+        builder = builder.config("spark.jars.packages", ",".join(packages))
+    if cfg.lake.engine == "delta-spark" or (s.packages.delta is not None and s.packages.delta in packages):
+        builder = (builder
+                   .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+                   .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
     return builder
 
 
-def _with_delta_jvm(builder: SparkSession.Builder, cfg: Config) -> SparkSession.Builder:
-    """Register the Delta SQL extension only when its classes can be loaded (jars already on the cluster)."""
-    if os.environ.get("GENUINE_DELTA_JARS") == "1" or cfg.lake.engine == "delta-spark":
-        return (builder
-                .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-                .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
-    return builder
+@dataclass(frozen=True)
+class JvmPackages:
+    """What a new session asks Spark to resolve: `required` must load, `optional` may be dropped."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+    def attempts(self) -> list[tuple[str, ...]]:
+        """All packages first, then the optional ones dropped from the last: delta before graphframes."""
+        return [self.required + self.optional[:n] for n in range(len(self.optional), -1, -1)]
+
+
+def jvm_packages(cfg: Config) -> JvmPackages:
+    """The packages this configuration asks for: delta-spark unless `lake.engine=delta-rs` (required with
+    `delta-spark`), graphframes where configured (always optional: the DataFrame algorithms stand in)."""
+    p = cfg.spark.packages
+    delta = () if p.delta is None or cfg.lake.engine == "delta-rs" else (p.delta,)
+    graphs = () if p.graphframes is None else (p.graphframes,)
+    if cfg.lake.engine == "delta-spark":
+        return JvmPackages(required=delta, optional=graphs)
+    return JvmPackages(required=(), optional=delta + graphs)
 
 
 def get_spark(cfg: Config) -> SparkSession:
-    """Create (or reuse) the session for this configuration."""
+    """Create (or reuse) the session for this configuration, with the JVM packages it can resolve.
+
+    A running session is reused as it is (its classpath is fixed). Otherwise the session is started with
+    every package of `jvm_packages`; where Spark cannot resolve them (no Maven registry reachable, a
+    version not served), it starts again without the optional ones, last first, and says so in one line.
+    With `lake.engine=delta-spark` a delta-spark that does not resolve is an error.
+    """
     check_java()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    spark = configure_builder(SparkSession.builder, cfg).getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    return spark
+    if SparkContext._active_spark_context is not None:
+        return configure_builder(SparkSession.builder, cfg).getOrCreate()
+    wanted = jvm_packages(cfg)
+    attempts = wanted.attempts()
+    failure: Exception | None = None
+    for packages in attempts:
+        try:
+            spark = configure_builder(SparkSession.builder, cfg, packages).getOrCreate()
+        except Exception as exc:  # py4j: JAVA_GATEWAY_EXITED; Ivy's report went to stderr
+            failure = exc
+            continue
+        if packages != attempts[0]:
+            missing = [p for p in attempts[0] if p not in packages]
+            log.warning("Spark could not resolve %s (spark.jars.packages; Ivy's report above): started without it, %s",
+                        ", ".join(missing), _consequence(cfg, missing))
+        spark.sparkContext.setLogLevel("WARN")
+        return spark
+    if wanted.required:
+        raise DeltaSparkUnavailableError(
+            f"lake.engine=delta-spark but Spark could not resolve {', '.join(wanted.required)} "
+            "(spark.jars.packages; Ivy's report above): reach a Maven registry, put the jar on the cluster's "
+            "classpath and set spark.packages.delta=null, or use lake.engine=auto / delta-rs") from failure
+    raise failure if failure else RuntimeError("no Spark session attempt was made")
+
+
+def _consequence(cfg: Config, missing: list[str]) -> str:
+    said = []
+    if cfg.spark.packages.delta in missing:
+        said.append("Delta tables use delta-rs")
+    if cfg.spark.packages.graphframes in missing:
+        said.append("graphs use the DataFrame algorithms")
+    return " and ".join(said)
 
 
 def delta_jvm_available(spark: SparkSession) -> bool:
-    """True where the delta-spark classes load in this JVM (a cluster with the connector installed)."""
+    """True where the delta-spark classes load in this JVM (resolved by `get_spark` or shipped by the cluster)."""
+    return jvm_class_loads(spark, "io.delta.tables.DeltaTable")
+
+
+def jvm_class_loads(spark: SparkSession, name: str) -> bool:
+    """True where `name` loads through the driver's context class loader (where `spark.jars` land)."""
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # type: ignore[union-attr]
+        jvm = spark.sparkContext._jvm  # type: ignore[union-attr]
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        jvm.java.lang.Class.forName(name, False, loader)
         return True
-    except Exception:
+    except Exception:  # Spark Connect (no _jvm), ClassNotFoundException, ...
         return False

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from deltalake import DeltaTable as RsTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -29,6 +30,7 @@ from genuine.core.lake.deltars import txn_id
 
 log = logging.getLogger(__name__)
 
+TIMESTAMP_AFTER_LATEST = "DELTA_TIMESTAMP_GREATER_THAN_COMMIT"
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 TXN_VERSION_VALUE = 1
@@ -77,9 +79,15 @@ class SparkDeltaEngine:
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
-        if timestamp is not None:
-            reader = reader.option("timestampAsOf", str(timestamp))
-        return reader.load(uri)
+        if timestamp is None:
+            return reader.load(uri)
+        try:
+            return reader.option("timestampAsOf", str(timestamp)).load(uri)
+        except AnalysisException as exc:
+            # Delta refuses a time after its latest commit; the contract (and delta-rs) answer the latest version.
+            if exc.getCondition() != TIMESTAMP_AFTER_LATEST:
+                raise
+            return self.spark.read.format("delta").option("versionAsOf", self.version(uri)).load(uri)
 
     def history(self, uri: str) -> list[dict[str, Any]]:
         if not self.exists(uri):

@@ -134,10 +134,12 @@ def delta_jvm_available(spark: SparkSession) -> bool:
 
 def jvm_class_loads(spark: SparkSession, name: str) -> bool:
     """True where `name` loads through the driver's context class loader (where `spark.jars` land)."""
+    jvm = spark.sparkContext._jvm
+    if jvm is None:  # Spark Connect: no JVM in this process
+        return False
     try:
-        jvm = spark.sparkContext._jvm  # type: ignore[union-attr]
         loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
         jvm.java.lang.Class.forName(name, False, loader)
         return True
-    except Exception:  # Spark Connect (no _jvm), ClassNotFoundException, ...
+    except Exception:  # ClassNotFoundException, wrapped by py4j
         return False

@@ -68,7 +68,10 @@ class SparkDeltaEngine:
         return bool(self.DeltaTable.isDeltaTable(self.spark, uri))
 
     def _last_commit(self, uri: str) -> dict[str, Any]:
-        return self.DeltaTable.forPath(self.spark, uri).history(1).first().asDict(recursive=True)
+        last = self.DeltaTable.forPath(self.spark, uri).history(1).first()
+        if last is None:
+            raise TableNotFound(f"Delta table at {uri} has no commit")
+        return last.asDict(recursive=True)
 
     def version(self, uri: str) -> int | None:
         return int(self._last_commit(uri)["version"]) if self.exists(uri) else None

@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
@@ -16,6 +17,10 @@ from genuine.core.config import Config
 from genuine.core.errors import DeltaSparkUnavailableError, JavaMissingError
 
 log = logging.getLogger(__name__)
+
+DELTA_CLASS = "io.delta.tables.DeltaTable"
+SUBMITTED_GATEWAY = "PYSPARK_GATEWAY_PORT"
+"""Set by spark-submit / pyspark for the Python driver: the JVM is already running with its classpath."""
 
 
 def check_java() -> None:
@@ -29,12 +34,13 @@ def check_java() -> None:
         )
 
 
-def configure_builder(builder: SparkSession.Builder, cfg: Config,
-                      packages: Sequence[str] = ()) -> SparkSession.Builder:
+def configure_builder(builder: SparkSession.Builder, cfg: Config, packages: Sequence[str] = (),
+                      delta_extension: bool | None = None) -> SparkSession.Builder:
     """Builder in, builder out: apply this environment's settings and nothing the cluster already owns.
 
-    `packages` are Maven coordinates for `spark.jars.packages` (see `jvm_packages`); the Delta SQL extension
-    is registered when delta-spark is among them or when `lake.engine=delta-spark` says the cluster ships it.
+    `packages` are Maven coordinates for `spark.jars.packages` (see `jvm_packages`). The Delta SQL extension
+    is registered where `delta_extension` says so; None: when delta-spark is among `packages` or
+    `lake.engine=delta-spark` says the cluster ships it.
     """
     s = cfg.spark
     builder = builder.appName(s.app_name)
@@ -53,7 +59,9 @@ def configure_builder(builder: SparkSession.Builder, cfg: Config,
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if packages:
         builder = builder.config("spark.jars.packages", ",".join(packages))
-    if cfg.lake.engine == "delta-spark" or (s.packages.delta is not None and s.packages.delta in packages):
+    if delta_extension is None:
+        delta_extension = cfg.lake.engine == "delta-spark" or (s.packages.delta is not None and s.packages.delta in packages)
+    if delta_extension:
         builder = (builder
                    .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
                    .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
@@ -95,6 +103,8 @@ def get_spark(cfg: Config) -> SparkSession:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if SparkContext._active_spark_context is not None:
         return configure_builder(SparkSession.builder, cfg).getOrCreate()
+    if os.environ.get(SUBMITTED_GATEWAY):
+        return _attach(cfg)
     wanted = jvm_packages(cfg)
     attempts = wanted.attempts()
     failure: Exception | None = None
@@ -118,6 +128,20 @@ def get_spark(cfg: Config) -> SparkSession:
     raise failure if failure else RuntimeError("no Spark session attempt was made")
 
 
+def _attach(cfg: Config) -> SparkSession:
+    """spark-submit (or a notebook kernel) started the JVM with its own --packages / --jars: nothing can be
+    resolved from here, so the Delta extension is registered only where its classes loaded in that JVM."""
+    SparkContext._ensure_initialized()
+    delta = _loads(SparkContext._jvm, DELTA_CLASS)
+    if cfg.lake.engine == "delta-spark" and not delta:
+        raise DeltaSparkUnavailableError(
+            f"lake.engine=delta-spark but {DELTA_CLASS} does not load in the JVM spark-submit started: pass "
+            f"--packages {cfg.spark.packages.delta} (conf spark.packages.delta) or ship the jar on the cluster")
+    spark = configure_builder(SparkSession.builder, cfg, delta_extension=delta).getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
 def _consequence(cfg: Config, missing: list[str]) -> str:
     said = []
     if cfg.spark.packages.delta in missing:
@@ -129,12 +153,15 @@ def _consequence(cfg: Config, missing: list[str]) -> str:
 
 def delta_jvm_available(spark: SparkSession) -> bool:
     """True where the delta-spark classes load in this JVM (resolved by `get_spark` or shipped by the cluster)."""
-    return jvm_class_loads(spark, "io.delta.tables.DeltaTable")
+    return jvm_class_loads(spark, DELTA_CLASS)
 
 
 def jvm_class_loads(spark: SparkSession, name: str) -> bool:
     """True where `name` loads through the driver's context class loader (where `spark.jars` land)."""
-    jvm = spark.sparkContext._jvm
+    return _loads(spark.sparkContext._jvm, name)
+
+
+def _loads(jvm: Any, name: str) -> bool:
     if jvm is None:  # Spark Connect: no JVM in this process
         return False
     try:

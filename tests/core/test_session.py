@@ -4,6 +4,7 @@ when Spark cannot resolve them (one line and delta-rs, or an error where delta-s
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import subprocess
 import sys
 import tomllib
@@ -98,3 +99,31 @@ def test_forced_delta_spark_without_its_jar_is_an_error(tmp_path):
     proc = _session(tmp_path, "lake.engine=delta-spark")
     assert proc.returncode != 0
     assert "DeltaSparkUnavailableError: lake.engine=delta-spark but Spark could not resolve " + UNSERVED_DELTA in proc.stderr
+
+
+SUBMITTED_SCRIPT = """
+import sys
+from genuine.core.config import load_config
+from genuine.core.lake import Lake
+from genuine.core.session import get_spark
+cfg = load_config("test", sys.argv[1:])
+spark = get_spark(cfg)
+lake = Lake(spark, cfg)
+lake.append("raw_accounts", spark.createDataFrame([("a", 1)], "k string, v long"))
+spark.sql("select 1").collect()  # the session catalog works (no Delta catalog without Delta's classes)
+print("ENGINE", lake.engine.name, lake.read("raw_accounts").count())
+"""
+
+
+def test_under_spark_submit_without_packages_the_lake_uses_delta_rs(tmp_path):
+    """spark-submit starts the JVM itself: the session can add no package, so Delta's extension and catalog
+    must not be registered unless its classes loaded there."""
+    script = tmp_path / "job.py"
+    script.write_text(SUBMITTED_SCRIPT, encoding="utf-8")
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    proc = subprocess.run([str(submit), "--master", "local[1]", str(script), f"lake.root={tmp_path}/lake",
+                           f"privacy.key_file={tmp_path}/hmac.key"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYSPARK_PYTHON": sys.executable,
+                                            "PYSPARK_DRIVER_PYTHON": sys.executable})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-1] == "ENGINE delta-rs 1"

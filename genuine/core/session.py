@@ -137,6 +137,9 @@ def _attach(cfg: Config) -> SparkSession:
         raise DeltaSparkUnavailableError(
             f"lake.engine=delta-spark but {DELTA_CLASS} does not load in the JVM spark-submit started: pass "
             f"--packages {cfg.spark.packages.delta} (conf spark.packages.delta) or ship the jar on the cluster")
+    if not delta and cfg.lake.engine == "auto" and cfg.spark.packages.delta is not None:
+        log.warning("delta-spark does not load in the JVM spark-submit started (pass --packages %s): Delta tables "
+                    "use delta-rs", cfg.spark.packages.delta)
     spark = configure_builder(SparkSession.builder, cfg, delta_extension=delta).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -1,4 +1,9 @@
-"""One Spark session for the whole test run (a fresh JVM costs ~10 s), injected, never created at import."""
+"""One Spark session for the whole test run (a fresh JVM costs ~10 s), injected, never created at import.
+
+The session resolves the JVM packages of conf (spark.packages: delta-spark, graphframes) once, so both
+Delta engines and GraphFrames are tested; delta-spark is required (a session without it is an error, not
+a silent skip). Tables in the rest of the suite use delta-rs (`cfg_factory`) unless a test asks otherwise.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +36,10 @@ def cfg(cfg_factory):
 
 
 @pytest.fixture(scope="session")
-def spark(cfg, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def spark(cfg_factory, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from genuine.core.session import get_spark
 
-    session = get_spark(cfg)
+    session = get_spark(cfg_factory("lake.engine=delta-spark"))
     session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("checkpoints")))
     yield session
     session.stop()

@@ -27,11 +27,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class JvmPackages(Strict):
+    """Maven coordinates Spark resolves itself (`spark.jars.packages`); null: not requested (a cluster that
+    ships the jar, or a machine that cannot reach a Maven registry)."""
+
+    delta: str | None = None
+    graphframes: str | None = None
+
+
 class SparkConfig(Strict):
     app_name: str = "genuine"
     master: str | None = None
     shuffle_partitions: int | None = None
     driver_memory: str | None = None
+    packages: JvmPackages = Field(default_factory=JvmPackages)
     conf: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("conf", mode="before")

@@ -36,6 +36,10 @@ class SchemaMismatch(LakeError):
     """A frame carries a column its table has not got and no declared schema adds: never dropped silently."""
 
 
+class DeltaSparkUnavailableError(LakeError):
+    """lake.engine=delta-spark, but the delta-spark JVM classes neither load nor resolve from Maven."""
+
+
 class PredicateViolation(LakeError):
     """Rows written with an overwrite predicate do not all satisfy that predicate."""
 

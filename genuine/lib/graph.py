@@ -32,6 +32,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from genuine.core.errors import ConvergenceError, GraphFramesUnavailableError
+from genuine.core.session import jvm_class_loads
 from genuine.lib.checkpoint import has_checkpoint_dir, materialize
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,8 @@ GRAPHFRAMES_CLASS = "org.graphframes.GraphFramePythonAPI"
 
 
 def graphframes_available(spark: SparkSession) -> bool:
-    """True where the graphframes JVM classes load (jars installed on the cluster or via --packages)."""
-    try:
-        jvm = spark.sparkContext._jvm  # type: ignore[union-attr]
-        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-        jvm.java.lang.Class.forName(GRAPHFRAMES_CLASS, False, loader)
-        return True
-    except Exception:  # Spark Connect (no _jvm), ClassNotFoundException, ...
-        return False
+    """True where the graphframes JVM classes load (jars installed on the cluster or resolved by the session)."""
+    return jvm_class_loads(spark, GRAPHFRAMES_CLASS)
 
 
 def _use_graphframes(df: DataFrame, requested: bool | None) -> bool:

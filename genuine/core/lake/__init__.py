@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
-from genuine.core.errors import LakeError, SchemaMismatch
+from genuine.core.errors import DeltaSparkUnavailableError, SchemaMismatch
 from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
@@ -30,7 +30,10 @@ def make_engine(spark: SparkSession, choice: str) -> Engine:
     """`auto` takes delta-spark when its JVM classes load, else delta-rs; an explicit choice is obeyed."""
     if choice == "delta-spark" or (choice == "auto" and delta_jvm_available(spark)):
         if not delta_jvm_available(spark):
-            raise LakeError("lake.engine=delta-spark but the delta-spark JVM classes are not on the classpath")
+            raise DeltaSparkUnavailableError(
+                "lake.engine=delta-spark but the delta-spark JVM classes are not on this session's classpath: "
+                "start it with genuine.core.session.get_spark (which resolves spark.packages.delta) or put the jar "
+                "on the cluster")
         return SparkDeltaEngine(spark)
     return DeltaRsEngine(spark)
 

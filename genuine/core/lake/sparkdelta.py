@@ -1,45 +1,80 @@
-"""The JVM Delta connector (delta-spark), used where its classes load (a cluster that ships the jars).
+"""The JVM Delta connector (delta-spark): what Delta itself offers, no copy-on-write of our own.
 
-Idempotency uses Delta's own `txnAppId`/`txnVersion` writer options for appends and overwrites; the
-transaction log is the same protocol, so `already_committed` and `version` read it with delta-rs too.
+Appends and overwrites are DataFrame writes (`replaceWhere` for predicate overwrites), upserts are Delta's
+MERGE, time travel is `versionAsOf`/`timestampAsOf`, and idempotency is Delta's application transactions:
+the `txnAppId`/`txnVersion` writer options for writes and the same two session settings for MERGE (Delta
+skips a write whose transaction it already holds). Delta's optimistic concurrency rejects a commit that
+conflicts with one that landed meanwhile; the operation is then redone on the new snapshot, as the
+delta-rs engine does. Versions and row counts come from Delta's own history (`operationMetrics`), so a
+write is computed once. Only `already_committed` reads the log with delta-rs: Delta's Python API has no
+call for an application transaction's version, and the log is the same protocol.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from deltalake import DeltaTable as RsTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from genuine.core.errors import DuplicateMergeKeys, PredicateViolation, TableNotFound
+from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
 from genuine.core.lake.base import MatchedAction, Txn, WriteResult
 from genuine.core.lake.deltars import txn_id
 
 log = logging.getLogger(__name__)
 
+TIMESTAMP_AFTER_LATEST = "DELTA_TIMESTAMP_GREATER_THAN_COMMIT"
+TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+TXN_VERSION_VALUE = 1
+"""One transaction per (job, run id): the run id is in the app id, so its version never needs to grow."""
+
 
 class SparkDeltaEngine:
     name = "delta-spark"
 
-    def __init__(self, spark: SparkSession) -> None:
-        from delta.tables import DeltaTable  # imported here: the Python shim is useless without the jars
+    def __init__(self, spark: SparkSession, max_attempts: int = 8) -> None:
+        from delta.exceptions import (  # imported here: the Python shim is useless without the jars
+            ConcurrentAppendException,
+            ConcurrentDeleteDeleteException,
+            ConcurrentDeleteReadException,
+            ConcurrentTransactionException,
+            ConcurrentWriteException,
+            DeltaConcurrentModificationException,
+            MetadataChangedException,
+            ProtocolChangedException,
+        )
+        from delta.tables import DeltaTable
 
         self.spark = spark
+        self.max_attempts = max_attempts
         self.DeltaTable = DeltaTable
+        self.conflicts: tuple[type[Exception], ...] = (
+            ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+            ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
+            MetadataChangedException, ProtocolChangedException)
+        # MERGE takes its application transaction from two session settings: one MERGE with a txn at a time.
+        self._session_txn = threading.Lock()
 
+    # --- reading -------------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
-        return RsTable.is_deltatable(uri)
+        return bool(self.DeltaTable.isDeltaTable(self.spark, uri))
+
+    def _last_commit(self, uri: str) -> dict[str, Any]:
+        last = self.DeltaTable.forPath(self.spark, uri).history(1).first()
+        if last is None:
+            raise TableNotFound(f"Delta table at {uri} has no commit")
+        return last.asDict(recursive=True)
 
     def version(self, uri: str) -> int | None:
-        return RsTable(uri).version() if self.exists(uri) else None
-
-    def create(self, uri: str, schema: StructType) -> None:
-        if not self.exists(uri):
-            self.spark.createDataFrame([], schema).write.format("delta").mode("append").save(uri)
+        return int(self._last_commit(uri)["version"]) if self.exists(uri) else None
 
     def add_columns(self, uri: str, fields: list[StructField]) -> None:
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
@@ -51,63 +86,106 @@ class SparkDeltaEngine:
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
-        if timestamp is not None:
-            reader = reader.option("timestampAsOf", str(timestamp))
-        return reader.load(uri)
+        if timestamp is None:
+            return reader.load(uri)
+        try:
+            return reader.option("timestampAsOf", str(timestamp)).load(uri)
+        except AnalysisException as exc:
+            # Delta refuses a time after its latest commit; the contract (and delta-rs) answer the latest version.
+            if exc.getCondition() != TIMESTAMP_AFTER_LATEST:
+                raise
+            return self.spark.read.format("delta").option("versionAsOf", self.version(uri)).load(uri)
 
     def history(self, uri: str) -> list[dict[str, Any]]:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}")
         return [r.asDict(recursive=True) for r in self.DeltaTable.forPath(self.spark, uri).history().collect()]
 
     def already_committed(self, uri: str, txn: Txn) -> bool:
         return self.exists(uri) and RsTable(uri).transaction_version(txn_id(txn)) is not None
 
-    def _write(self, uri: str, df: DataFrame, mode: str, txn: Txn | None, predicate: str | None) -> WriteResult:
-        if txn is not None and self.already_committed(uri, txn):
-            return WriteResult(None, 0, "txn already committed")
-        before = self.version(uri)
-        writer = df.write.format("delta").mode(mode)
-        if txn is not None:
-            writer = writer.option("txnAppId", txn_id(txn)).option("txnVersion", 1)
-        if predicate is not None:
-            writer = writer.option("replaceWhere", predicate)
-        writer.save(uri)
-        after = self.version(uri)
-        return WriteResult(after if after != before else None, df.count())
+    # --- writing -------------------------------------------------------------------------------
+    def create(self, uri: str, schema: StructType) -> None:
+        if not self.exists(uri):
+            self.DeltaTable.createIfNotExists(self.spark).location(uri).addColumns(schema).execute()
 
     def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
         if not self.exists(uri):
             raise TableNotFound(f"no Delta table at {uri}; create it first")
         if df.limit(1).count() == 0:
             return WriteResult(None, 0, "no rows")
-        return self._write(uri, df, "append", txn, None)
+        return self._commit(uri, txn, "append", lambda: self._writer(df, "append", txn).save(uri))
 
     def overwrite(self, uri: str, df: DataFrame, predicate: str | None, txn: Txn | None) -> WriteResult:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}; create it first")
         if predicate is not None:
             bad = df.where(~F.coalesce(F.expr(predicate), F.lit(False))).limit(1).count()
             if bad:
                 raise PredicateViolation(f"rows written to {uri} do not satisfy overwrite predicate {predicate!r}")
-        return self._write(uri, df, "overwrite", txn, predicate)
+
+        def write() -> None:
+            writer = self._writer(df, "overwrite", txn)
+            if predicate is not None:
+                writer = writer.option("replaceWhere", predicate)
+            writer.save(uri)
+
+        return self._commit(uri, txn, "overwrite", write)
 
     def merge(self, uri: str, df: DataFrame, keys: list[str], when_matched: MatchedAction,
               txn: Txn | None) -> WriteResult:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}; create it first")
         if df.groupBy(*keys).count().where("count > 1").limit(1).count():
             raise DuplicateMergeKeys(f"merge source for {uri} holds duplicate keys {keys}")
-        if txn is not None and self.already_committed(uri, txn):
-            return WriteResult(None, 0, "txn already committed")
-        before = self.version(uri)
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        builder = self.DeltaTable.forPath(self.spark, uri).alias("t").merge(df.alias("s"), cond)
-        if when_matched == "update":
-            builder = builder.whenMatchedUpdateAll()
-        builder = builder.whenNotMatchedInsertAll()
+
+        def write() -> None:
+            builder = self.DeltaTable.forPath(self.spark, uri).alias("t").merge(df.alias("s"), cond)
+            if when_matched == "update":
+                builder = builder.whenMatchedUpdateAll()
+            builder = builder.whenNotMatchedInsertAll()
+            if txn is None:
+                builder.execute()
+                return
+            with self._session_txn:
+                self.spark.conf.set(TXN_APP_ID, txn_id(txn))
+                self.spark.conf.set(TXN_VERSION, str(TXN_VERSION_VALUE))
+                try:
+                    builder.execute()
+                finally:
+                    self.spark.conf.unset(TXN_APP_ID)
+                    self.spark.conf.unset(TXN_VERSION)
+
+        return self._commit(uri, txn, "merge", write)
+
+    # --- machinery ---------------------------------------------------------------------------------
+    def _writer(self, df: DataFrame, mode: str, txn: Txn | None) -> Any:
+        writer = df.write.format("delta").mode(mode)
         if txn is not None:
-            self.spark.conf.set("spark.databricks.delta.write.txnAppId", txn_id(txn))
-            self.spark.conf.set("spark.databricks.delta.write.txnVersion", "1")
-        try:
-            builder.execute()
-        finally:
-            if txn is not None:
-                self.spark.conf.unset("spark.databricks.delta.write.txnAppId")
-                self.spark.conf.unset("spark.databricks.delta.write.txnVersion")
-        after = self.version(uri)
-        return WriteResult(after if after != before else None, df.count())
+            writer = writer.option("txnAppId", txn_id(txn)).option("txnVersion", TXN_VERSION_VALUE)
+        return writer
+
+    def _commit(self, uri: str, txn: Txn | None, op: str, write: Callable[[], None]) -> WriteResult:
+        """Run `write` (one Delta commit, or none when Delta already holds `txn`), redoing it when a
+        concurrent commit made Delta reject ours; the result says what Delta's history recorded."""
+        for attempt in range(1, self.max_attempts + 1):
+            if txn is not None and self.already_committed(uri, txn):
+                log.info("%s on %s skipped: txn %s already committed", op, uri, txn_id(txn))
+                return WriteResult(None, 0, "txn already committed")
+            before = self.version(uri)
+            try:
+                write()
+            except self.conflicts as exc:
+                if attempt == self.max_attempts:
+                    raise LakeError(f"{op} on {uri} failed after {attempt} attempts: {exc}") from exc
+                log.warning("%s on %s lost a commit race (attempt %d): redoing on the new snapshot", op, uri, attempt)
+                continue
+            last = self._last_commit(uri)
+            if last["version"] == before:
+                return WriteResult(None, 0, "txn already committed" if txn is not None else "nothing to commit")
+            rows = int((last.get("operationMetrics") or {}).get("numOutputRows", 0))
+            log.info("%s on %s committed version %d (%d rows written)", op, uri, last["version"], rows)
+            return WriteResult(int(last["version"]), rows)
+        raise LakeError(f"{op} on {uri}: gave up after {self.max_attempts} attempts")
+

@@ -13,18 +13,14 @@ from pyspark.testing import assertDataFrameEqual
 
 from genuine.core.errors import DuplicateMergeKeys, PredicateViolation, SchemaMismatch
 from genuine.core.lake import Lake, make_engine
-from genuine.core.session import delta_jvm_available
 from tests.oracles import read_delta_rs, sorted_frame
 
 SCHEMA = StructType([StructField("k", StringType(), True), StructField("v", LongType(), True),
                      StructField("day", StringType(), True)])
 
 
-@pytest.fixture(params=["delta-rs", "delta-spark"])
+@pytest.fixture(params=["delta-rs", pytest.param("delta-spark", marks=pytest.mark.jvm_delta)])
 def lake(request, spark, cfg_factory):
-    if request.param == "delta-spark" and not delta_jvm_available(spark):
-        pytest.skip("the test session's Spark has no delta-spark JVM jars on its classpath: they now resolve "
-                    "from Maven Central on this machine, but the session does not request them yet (issue 13)")
     cfg = cfg_factory(f"lake.engine={request.param}")
     return Lake(spark, cfg, make_engine(spark, request.param))
 

@@ -86,7 +86,9 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
 
 def _queue(spark: SparkSession, scored: pd.DataFrame, accounts: pd.DataFrame, ecfg: EnforcementConfig,
            auto_threshold: float) -> pd.DataFrame:
-    """The first `capacity` accounts moderators open: the real policy and queue order over these scores."""
+    """The first `capacity` accounts moderators open: the real policy and queue order over these scores.
+    Reach is not part of the loop (0 for all): priority is the uncertainty term alone. Accounts the
+    policy acts on automatically are not reviewed, as on the platform."""
     schema = StructType([*SCORE_INPUT.fields, StructField("novelty", DoubleType(), True)])
     now = datetime.now(UTC)
     rows = [(a, now.date(), float(s), b, "bench", "0", "bench", 0, "bench", [], now, float(n))

@@ -7,7 +7,7 @@ where its classes load, delta-rs otherwise (this machine, CI, a laptop offline).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -15,13 +15,12 @@ from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
 from genuine.core.errors import DeltaSparkUnavailableError, SchemaMismatch
-from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
+from genuine.core.lake.base import CompactResult, Engine, MatchedAction, Txn, VacuumResult, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
 from genuine.core.session import delta_jvm_available
 
-__all__ = ["Lake", "WriteResult",
-           "Txn", "make_engine"]
+__all__ = ["CompactResult", "Lake", "Txn", "VacuumResult", "WriteResult", "make_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +68,31 @@ class Lake:
 
     def already_committed(self, table: str, txn: Txn) -> bool:
         return self.engine.already_committed(self.uri(table), txn)
+
+    def commit_times(self, table: str) -> dict[int, datetime]:
+        """When each version of a table was committed (UTC), from its history, whichever engine wrote it."""
+        out: dict[int, datetime] = {}
+        for h in self.history(table):
+            ts = h["timestamp"]
+            when = datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, int | float) else ts
+            out[int(h["version"])] = when.astimezone(UTC)   # naive (Spark): local time
+        return out
+
+    # --- maintenance (`genuine maintain`) ---------------------------------------------------------
+    def file_count(self, table: str) -> int:
+        return self.engine.file_count(self.uri(table))
+
+    def compact(self, table: str) -> CompactResult:
+        return self.engine.compact(self.uri(table))
+
+    def set_retention(self, table: str, data_hours: int, log_hours: int) -> bool:
+        return self.engine.set_retention(self.uri(table), data_hours, log_hours)
+
+    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> VacuumResult:
+        return self.engine.vacuum(self.uri(table), retention_hours, dry_run)
+
+    def cleanup_log(self, table: str) -> None:
+        self.engine.cleanup_log(self.uri(table))
 
     def _ensure(self, table: str, df: DataFrame, schema: StructType | None) -> str:
         uri = self.uri(table)

@@ -22,6 +22,25 @@ class WriteResult:
     skipped: str | None = None   # why no commit happened ("txn already committed", "no rows")
 
 
+@dataclass(frozen=True)
+class CompactResult:
+    files_before: int            # live data files before compaction
+    files_after: int
+    version: int | None          # the OPTIMIZE commit, None when there was nothing to compact
+
+
+@dataclass(frozen=True)
+class VacuumResult:
+    files: tuple[str, ...]       # absolute paths deleted (on a dry run: that VACUUM would delete)
+    bytes: int                   # their size on disk
+    dry_run: bool
+
+
+def retention_interval(hours: int) -> str:
+    """A Delta interval property value (`delta.logRetentionDuration`), understood by both engines."""
+    return f"interval {hours} hours"
+
+
 class Engine(Protocol):
     name: str
 
@@ -36,3 +55,9 @@ class Engine(Protocol):
               txn: Txn | None) -> WriteResult: ...
     def history(self, uri: str) -> list[dict[str, Any]]: ...
     def already_committed(self, uri: str, txn: Txn) -> bool: ...
+    # --- maintenance (`genuine maintain`) ---
+    def file_count(self, uri: str) -> int: ...
+    def compact(self, uri: str) -> CompactResult: ...
+    def set_retention(self, uri: str, data_hours: int, log_hours: int) -> bool: ...
+    def vacuum(self, uri: str, retention_hours: int, dry_run: bool) -> VacuumResult: ...
+    def cleanup_log(self, uri: str) -> None: ...

@@ -89,7 +89,7 @@ def _print_pipeline(cfg: Config, result: DemoResult) -> None:
     console.print(f"scores: {sc.rows} rows for snapshot {sc.snapshot_date} by {sc.model_name} version "
                   f"{sc.model_version} -> {sc.table} (version {sc.version})")
     en = result.steps["enforce"]
-    console.print(f"enforcement: {en.decisions} accounts in the review/auto bands, {en.auto_accounts} actioned "
+    console.print(f"enforcement: {en.decisions} decisions (review/auto bands and exploration picks), {en.auto_accounts} actioned "
                   f"automatically, {en.queued} queued for review, {en.held} held by the circuit breaker "
                   f"({en.breaker.get('reason')})")
     rep = result.steps["report"]

@@ -106,7 +106,7 @@ class Lake:
         """A table created before its declared schema gained a column gets that column (nullable: older
         rows read null). A column that neither the table nor the declaration knows is an error: the
         engines would otherwise drop it from the files without a word."""
-        have = set(self.engine.read(uri).columns)
+        have = set(self.engine.schema(uri).fieldNames())
         extra = [f.name for f in df.schema.fields if f.name not in have]
         if not extra:
             return
@@ -115,7 +115,7 @@ class Lake:
         if unknown:
             raise SchemaMismatch(f"{uri} has no column {', '.join(unknown)} and no declared schema adds it: "
                                  "declare it with the table (genuine/core/schemas.py) or leave it out")
-        self.engine.add_columns(uri, [declared[c] for c in extra])
+        self.engine.add_columns(uri, _nullable(StructType([declared[c] for c in extra])).fields)
         log.info("%s: added column(s) %s of the declared schema", uri, ", ".join(extra))
 
     def append(self, table: str, df: DataFrame, schema: StructType | None = None,

@@ -143,9 +143,11 @@ class DeltaRsEngine:
         if not self.exists(uri):
             DeltaTable.create(uri, to_arrow(schema), mode="ignore")
 
+    def schema(self, uri: str) -> StructType:
+        return self.spark_schema(self._table(uri))     # from the log: no data file is listed
+
     def add_columns(self, uri: str, fields: list[StructField]) -> None:
-        arrow = to_arrow(StructType([StructField(f.name, f.dataType, True, f.metadata) for f in fields]))
-        self._table(uri).alter.add_columns([Field.from_arrow(f) for f in arrow])
+        self._table(uri).alter.add_columns([Field.from_arrow(f) for f in to_arrow(StructType(fields))])
 
     def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
         def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:

@@ -77,6 +77,9 @@ class SparkDeltaEngine:
     def version(self, uri: str) -> int | None:
         return int(self._last_commit(uri)["version"]) if self.exists(uri) else None
 
+    def schema(self, uri: str) -> StructType:
+        return self.read(uri).schema
+
     def add_columns(self, uri: str, fields: list[StructField]) -> None:
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
         self.spark.sql(f"ALTER TABLE delta.`{uri}` ADD COLUMNS ({cols})")

@@ -147,6 +147,10 @@ class AuditConfig(Strict):
     # (same model, same features: the difference is floating-point noise of batching, if any).
     score_tolerance: float = Field(default=1e-9, ge=0)
     sample_events: int = Field(default=5, ge=0)    # raw posts / interactions shown by `audit explain`
+    # Runs of `replayable_jobs` started within this many days must stay replayable: `genuine maintain` refuses
+    # a retention (lake.maintenance) that would let VACUUM or log cleanup delete the versions they read.
+    replay_window_days: int = Field(default=30, ge=0)
+    replayable_jobs: list[str] = Field(default_factory=lambda: ["score", "enforce"])
 
 
 class EnforcementConfig(Strict):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
 import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
@@ -32,3 +36,22 @@ def read_delta_rs(uri: str, version: int | None = None) -> pd.DataFrame:
 
 def sorted_frame(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return df.sort_values(by).reset_index(drop=True)
+
+
+def live_files(table: Path) -> set[str]:
+    """The data files the latest version references, replayed from the JSON commits of the log."""
+    live: set[str] = set()
+    for commit in sorted((table / "_delta_log").glob("*.json")):
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live.add(str(table / unquote(action["add"]["path"])))
+            elif "remove" in action:
+                live.discard(str(table / unquote(action["remove"]["path"])))
+    return live
+
+
+def data_files_on_disk(table: Path) -> set[str]:
+    """Parquet data files under the table (hidden and underscore files are not data: VACUUM leaves them)."""
+    return {str(p) for p in table.rglob("*.parquet")
+            if "_delta_log" not in p.parts and not p.name.startswith((".", "_"))}

@@ -45,7 +45,7 @@ from genuine.enforcement.review import interleave_rank, queue_priority
 from genuine.enforcement.schemas import OUTCOME_REVIEW, SCORE_INPUT
 from genuine.features.catalog import ALL_FEATURES
 from genuine.models.config import ModelConfig
-from genuine.models.labels import read_truth
+from genuine.models.labels import latest_labels, read_truth
 from genuine.models.thresholds import choose_thresholds
 from genuine.models.training import build_calibrated, build_novelty, split_roles
 
@@ -79,7 +79,7 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
     role = split_roles(df["y"], mcfg, holdout=False)
     X, y = df[names], df["y"].to_numpy()
     fit, val = role == "fit", role == "validation"
-    model = build_calibrated("hgb", mcfg, int(fit.sum())).fit(X[fit], y[fit])
+    model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum())).fit(X[fit], y[fit])
     thresholds, _ = choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], mcfg)
     return model, thresholds, build_novelty(mcfg).fit(X[fit])
 
@@ -161,8 +161,7 @@ def load_platform(spark: SparkSession, cfg: Config, truth_path: Path) -> Platfor
     feats = lake.read("features")
     latest = feats.agg(F.max("snapshot_date")).first()[0]
     features = feats.where(F.col("snapshot_date") == F.lit(latest)).toPandas()
-    lab = (lake.read("raw_labels").groupBy("account_id").agg(F.max_by("label", "decided_at").alias("label"))
-           .toPandas())
+    lab = latest_labels(lake.read("raw_labels"), mcfg.positive_label).select("account_id", "label").toPandas()
     lab = lab[lab["label"].isin([mcfg.positive_label, mcfg.negative_label])]
     labels = pd.DataFrame({"account_id": lab["account_id"], "y": (lab["label"] == mcfg.positive_label).astype(int)})
     accounts = (lake.read("raw_accounts").groupBy("account_id")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from genuine.cli import enforcement, features, models, text_detector
+from genuine.cli import enforcement, features, models, ops, text_detector
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg, make_table
 from genuine.core.config import Config
 from genuine.core.errors import JavaMissingError
@@ -27,7 +27,7 @@ if TYPE_CHECKING:   # only a type here; pandas costs a third of `genuine --help`
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
 app.add_typer(bench_app, name="bench")
-for _area in (features, models, text_detector, enforcement):
+for _area in (features, models, text_detector, enforcement, ops):
     _area.register(app, bench_app)
 
 
@@ -89,7 +89,7 @@ def _print_pipeline(cfg: Config, result: DemoResult) -> None:
     console.print(f"scores: {sc.rows} rows for snapshot {sc.snapshot_date} by {sc.model_name} version "
                   f"{sc.model_version} -> {sc.table} (version {sc.version})")
     en = result.steps["enforce"]
-    console.print(f"enforcement: {en.decisions} accounts in the review/auto bands, {en.auto_accounts} actioned "
+    console.print(f"enforcement: {en.decisions} decisions (review/auto bands and exploration picks), {en.auto_accounts} actioned "
                   f"automatically, {en.queued} queued for review, {en.held} held by the circuit breaker "
                   f"({en.breaker.get('reason')})")
     rep = result.steps["report"]

@@ -52,10 +52,19 @@ class SparkConfig(Strict):
         return value
 
 
+class MaintenanceConfig(Strict):
+    """`genuine maintain`: how long Delta keeps what time travel needs (docs/maintenance.md). Neither may be
+    shorter than the audit window (`enforcement.audit.replay_window_days`): the job refuses."""
+
+    data_retention_hours: int = Field(default=768, ge=0)   # VACUUM: files removed longer ago than this go
+    log_retention_hours: int = Field(default=768, ge=0)    # delta.logRetentionDuration: commits older than this go
+
+
 class LakeConfig(Strict):
     root: str = "./lakehouse"
     engine: Literal["auto", "delta-spark", "delta-rs"] = "auto"
     tables: dict[str, str]
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
 
 class MlflowConfig(Strict):

@@ -117,6 +117,11 @@ class VersionNotFound(LookupError):
     """The registry has no such version of the account model."""
 
 
+class RetentionTooShort(ValueError):
+    """`genuine maintain`: a retention (lake.maintenance) is shorter than the audit window; the message
+    names the earliest run whose input versions would be deleted. Nothing was changed."""
+
+
 # --- development tools -------------------------------------------------------------------------------
 
 class TrustedLoadError(ExportError):

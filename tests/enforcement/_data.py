@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pyspark.sql.types import DoubleType, StructField, StructType
+
 from genuine.core.schemas import ACCOUNT_STATUS, RAW_ACCOUNTS, RAW_POSTS
 from genuine.enforcement.config import EnforcementConfig, enforcement_config
 from genuine.enforcement.schemas import CLUSTERS, REACH, SCORE_INPUT
@@ -79,6 +81,5 @@ def with_queue(cfg, **changes) -> EnforcementConfig:
 
 def scores_with_novelty(spark, rows: list[tuple], novelty: dict[str, float | None]):
     """scores_df plus a novelty column (what models/scoring writes), by account_id."""
-    from pyspark.sql.types import DoubleType, StructField, StructType
     schema = StructType([*SCORE_INPUT.fields, StructField("novelty", DoubleType(), True)])
     return spark.createDataFrame([(*r, novelty.get(r[0])) for r in rows], schema)

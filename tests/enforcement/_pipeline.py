@@ -247,11 +247,15 @@ def policy_oracle(scores: pd.DataFrame, accounts: pd.DataFrame, ecfg: Enforcemen
     pol = e.policy
     prot = _protection(accounts)
     rows = []
-    for r in scores[scores.band.isin(["review", "auto"])].itertuples():
-        fams = sorted({x["family"] for x in (r.reasons if r.reasons is not None else [])
+
+    def families(r: Any) -> list[str]:
+        return sorted({x["family"] for x in (r.reasons if r.reasons is not None else [])
                        if x["human_percentile"] is not None
                        and max(x["human_percentile"], 100 - x["human_percentile"]) >= pol.support_percentile
                        and x["family"] in pol.families})
+
+    for r in scores[scores.band.isin(["review", "auto"])].itertuples():
+        fams = families(r)
         known = r.account_id in prot
         verified, declared = prot.get(r.account_id, (None, None))
         if r.band == "review":
@@ -274,13 +278,9 @@ def policy_oracle(scores: pd.DataFrame, accounts: pd.DataFrame, ecfg: Enforcemen
     q = e.queue          # exploration: the most novel band-none accounts, ties by id (first run: status none)
     pool = scores[(scores.band == "none") & scores.novelty.notna() & (scores.novelty >= q.exploration_min_novelty)]
     for r in pool.sort_values(["novelty", "account_id"], ascending=[False, True]).head(q.exploration_slots).itertuples():
-        fams = sorted({x["family"] for x in (r.reasons if r.reasons is not None else [])
-                       if x["human_percentile"] is not None
-                       and max(x["human_percentile"], 100 - x["human_percentile"]) >= pol.support_percentile
-                       and x["family"] in pol.families})
         rows.append({"account_id": r.account_id, "snapshot_date": r.snapshot_date, "scoring_run_id": r.scoring_run_id,
                      "score": r.score, "band": r.band, "outcome": "review", "route_reason": "exploration",
-                     "supporting_families": fams})
+                     "supporting_families": families(r)})
     df = pd.DataFrame(rows)
     hist = list(history or [])[-e.breaker.lookback_runs:]
     b = e.breaker

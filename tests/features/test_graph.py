@@ -181,15 +181,18 @@ def test_graphframes_dispatch_fails_clearly_without_jars(spark, zoo):
         G.connected_components(v, e, use_graphframes=True)
 
 
-GRAPHFRAMES_ABSENT = ("graphframes JVM classes (org.graphframes.GraphFramePythonAPI) do not load: the test session "
-                      "requests conf's spark.packages.graphframes (io.graphframes:graphframes-spark4_2.13) and Spark "
-                      "could not resolve it; measured 2026-12-05: the Maven registry this machine reaches serves no "
-                      "io.graphframes artifact (docs/stack-facts.md)")
+GRAPHFRAMES_NOT_SERVED = ("measured 2026-12-05: the Maven registry this machine reaches serves no "
+                          "io.graphframes:graphframes-spark4_2.13 artifact (0.10.0, 0.12.2, 0.12.3), and the "
+                          "graphframes-py wheel carries no jar (docs/stack-facts.md)")
 
 
-def test_graphframes_path_matches_networkx_and_the_dataframe_path(spark, zoo):
+def test_graphframes_path_matches_networkx_and_the_dataframe_path(spark, zoo, cfg):
     if not G.graphframes_available(spark):
-        pytest.skip(GRAPHFRAMES_ABSENT)
+        asked = cfg.spark.packages.graphframes
+        pytest.skip("graphframes JVM classes (org.graphframes.GraphFramePythonAPI) do not load: "
+                    + (f"the session requested {asked} and Spark could not resolve it; " if asked else
+                       "conf/test.yml does not request spark.packages.graphframes, because ")
+                    + GRAPHFRAMES_NOT_SERVED)
     v, e, _, und, _ = zoo
     gf_cc = G.connected_components(v, e, use_graphframes=True).toPandas()
     assert {frozenset(grp["id"]) for _, grp in gf_cc.groupby("component")} == {

@@ -7,7 +7,7 @@ where its classes load, delta-rs otherwise (this machine, CI, a laptop offline).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -15,13 +15,12 @@ from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
 from genuine.core.errors import DeltaSparkUnavailableError, SchemaMismatch
-from genuine.core.lake.base import Engine, MatchedAction, Txn, WriteResult
+from genuine.core.lake.base import CompactResult, Engine, MatchedAction, Txn, VacuumResult, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
 from genuine.core.session import delta_jvm_available
 
-__all__ = ["Lake", "WriteResult",
-           "Txn", "make_engine"]
+__all__ = ["CompactResult", "Lake", "Txn", "VacuumResult", "WriteResult", "make_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,31 @@ class Lake:
     def already_committed(self, table: str, txn: Txn) -> bool:
         return self.engine.already_committed(self.uri(table), txn)
 
+    def commit_times(self, table: str) -> dict[int, datetime]:
+        """When each version of a table was committed (UTC), from its history, whichever engine wrote it."""
+        out: dict[int, datetime] = {}
+        for h in self.history(table):
+            ts = h["timestamp"]
+            when = datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, int | float) else ts
+            out[int(h["version"])] = when.astimezone(UTC)   # naive (Spark): local time
+        return out
+
+    # --- maintenance (`genuine maintain`) ---------------------------------------------------------
+    def file_count(self, table: str) -> int:
+        return self.engine.file_count(self.uri(table))
+
+    def compact(self, table: str) -> CompactResult:
+        return self.engine.compact(self.uri(table))
+
+    def set_retention(self, table: str, data_hours: int, log_hours: int) -> bool:
+        return self.engine.set_retention(self.uri(table), data_hours, log_hours)
+
+    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> VacuumResult:
+        return self.engine.vacuum(self.uri(table), retention_hours, dry_run)
+
+    def cleanup_log(self, table: str) -> None:
+        self.engine.cleanup_log(self.uri(table))
+
     def _ensure(self, table: str, df: DataFrame, schema: StructType | None) -> str:
         uri = self.uri(table)
         if not self.engine.exists(uri):
@@ -82,7 +106,7 @@ class Lake:
         """A table created before its declared schema gained a column gets that column (nullable: older
         rows read null). A column that neither the table nor the declaration knows is an error: the
         engines would otherwise drop it from the files without a word."""
-        have = set(self.engine.read(uri).columns)
+        have = set(self.engine.schema(uri).fieldNames())
         extra = [f.name for f in df.schema.fields if f.name not in have]
         if not extra:
             return
@@ -91,7 +115,7 @@ class Lake:
         if unknown:
             raise SchemaMismatch(f"{uri} has no column {', '.join(unknown)} and no declared schema adds it: "
                                  "declare it with the table (genuine/core/schemas.py) or leave it out")
-        self.engine.add_columns(uri, [declared[c] for c in extra])
+        self.engine.add_columns(uri, _nullable(StructType([declared[c] for c in extra])).fields)
         log.info("%s: added column(s) %s of the declared schema", uri, ", ".join(extra))
 
     def append(self, table: str, df: DataFrame, schema: StructType | None = None,

@@ -29,7 +29,14 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructField, StructType
 
 from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
-from genuine.core.lake.base import MatchedAction, Txn, WriteResult
+from genuine.core.lake.base import (
+    CompactResult,
+    MatchedAction,
+    Txn,
+    VacuumResult,
+    WriteResult,
+    retention_interval,
+)
 from genuine.core.schemas import to_arrow
 
 log = logging.getLogger(__name__)
@@ -82,14 +89,65 @@ class DeltaRsEngine:
     def already_committed(self, uri: str, txn: Txn) -> bool:
         return self.exists(uri) and DeltaTable(uri).transaction_version(txn_id(txn)) is not None
 
+    # --- maintenance -----------------------------------------------------------------------------
+    def file_count(self, uri: str) -> int:
+        return len(self._table(uri).file_uris())
+
+    def compact(self, uri: str) -> CompactResult:
+        """delta-rs `optimize.compact`: small files rewritten into bins of its target size, one commit
+        (data_change=false, so time travel and readers see the same rows)."""
+        dt = self._table(uri)
+        before = len(dt.file_uris())
+        if before <= 1:
+            return CompactResult(before, before, None)
+        metrics = dt.optimize.compact()
+        after = DeltaTable(uri)
+        log.info("compacted %s: %d -> %d files (%s)", uri, before, len(after.file_uris()),
+                 {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")})
+        return CompactResult(before, len(after.file_uris()), after.version())
+
+    def set_retention(self, uri: str, data_hours: int, log_hours: int) -> bool:
+        """Write the retention policy into the table (`delta.deletedFileRetentionDuration`,
+        `delta.logRetentionDuration`), so any Delta client honours it; True when it changed."""
+        dt = self._table(uri)
+        want = retention_properties(data_hours, log_hours)
+        have = dt.metadata().configuration
+        if all(have.get(k) == v for k, v in want.items()):
+            return False
+        dt.alter.set_table_properties(want)
+        return True
+
+    def vacuum(self, uri: str, retention_hours: int, dry_run: bool) -> VacuumResult:
+        """Full VACUUM (tombstoned files and files no version references), as delta-spark's VACUUM does.
+        The table's own `delta.deletedFileRetentionDuration` is the floor of a real run (set it with
+        `set_retention`)."""
+        dt = self._table(uri)
+        # A dry run lists under the policy asked for, even before set_retention wrote it into the table.
+        listed = [absolute_path(uri, f) for f in dt.vacuum(retention_hours=retention_hours, dry_run=True,
+                                                            enforce_retention_duration=not dry_run, full=True)]
+        sizes = file_sizes(listed)
+        if dry_run:
+            return VacuumResult(tuple(sorted(listed)), sum(sizes.values()), True)
+        deleted = [absolute_path(uri, f) for f in DeltaTable(uri).vacuum(
+            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=True, full=True)]
+        return VacuumResult(tuple(sorted(deleted)), sum(sizes.get(f, 0) for f in deleted), False)
+
+    def cleanup_log(self, uri: str) -> None:
+        """A checkpoint, then the commit files older than `delta.logRetentionDuration` are deleted."""
+        dt = self._table(uri)
+        dt.create_checkpoint()
+        dt.cleanup_metadata()
+
     # --- writing -------------------------------------------------------------------------------
     def create(self, uri: str, schema: StructType) -> None:
         if not self.exists(uri):
             DeltaTable.create(uri, to_arrow(schema), mode="ignore")
 
+    def schema(self, uri: str) -> StructType:
+        return self.spark_schema(self._table(uri))     # from the log: no data file is listed
+
     def add_columns(self, uri: str, fields: list[StructField]) -> None:
-        arrow = to_arrow(StructType([StructField(f.name, f.dataType, True, f.metadata) for f in fields]))
-        self._table(uri).alter.add_columns([Field.from_arrow(f) for f in arrow])
+        self._table(uri).alter.add_columns([Field.from_arrow(f) for f in to_arrow(StructType(fields))])
 
     def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
         def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:
@@ -223,6 +281,37 @@ class DeltaRsEngine:
             fs.delete_dir(root)
         except OSError:
             log.warning("could not remove uncommitted files under %s", staged)
+
+
+RETENTION_PROPERTIES = ("delta.deletedFileRetentionDuration", "delta.logRetentionDuration")
+
+
+def retention_properties(data_hours: int, log_hours: int) -> dict[str, str]:
+    data, log_ = RETENTION_PROPERTIES
+    return {data: retention_interval(data_hours), log_: retention_interval(log_hours)}
+
+
+def file_sizes(paths: list[str]) -> dict[str, int]:
+    """Size on disk of each file (local paths or URIs) that still exists."""
+    sizes: dict[str, int] = {}
+    for path in paths:
+        fs, rel = pafs.FileSystem.from_uri(path if "://" in path else "file://" + _norm(path))
+        info = fs.get_file_info(rel)
+        if info.type == pafs.FileType.File:
+            sizes[path] = int(info.size)
+    return sizes
+
+
+def absolute_path(uri: str, path: str) -> str:
+    """A path delta-rs or Delta reports, as one absolute form (local: a plain path, else a URI)."""
+    if "://" in path or path.startswith(("/", "file:")):
+        return _norm(path) if not _is_remote(path) else path
+    base = uri.rstrip("/")
+    return (_norm(base) if not _is_remote(base) else base) + "/" + unquote(path)
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file:")
 
 
 def _norm(path: str) -> str:

@@ -25,14 +25,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
-from genuine.core.lake.base import MatchedAction, Txn, WriteResult
-from genuine.core.lake.deltars import txn_id
+from genuine.core.lake.base import CompactResult, MatchedAction, Txn, VacuumResult, WriteResult
+from genuine.core.lake.deltars import absolute_path, file_sizes, retention_properties, txn_id
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_AFTER_LATEST = "DELTA_TIMESTAMP_GREATER_THAN_COMMIT"
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 TXN_VERSION_VALUE = 1
 """One transaction per (job, run id): the run id is in the app id, so its version never needs to grow."""
 
@@ -76,6 +77,9 @@ class SparkDeltaEngine:
     def version(self, uri: str) -> int | None:
         return int(self._last_commit(uri)["version"]) if self.exists(uri) else None
 
+    def schema(self, uri: str) -> StructType:
+        return self.read(uri).schema
+
     def add_columns(self, uri: str, fields: list[StructField]) -> None:
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
         self.spark.sql(f"ALTER TABLE delta.`{uri}` ADD COLUMNS ({cols})")
@@ -103,6 +107,66 @@ class SparkDeltaEngine:
 
     def already_committed(self, uri: str, txn: Txn) -> bool:
         return self.exists(uri) and RsTable(uri).transaction_version(txn_id(txn)) is not None
+
+    # --- maintenance -----------------------------------------------------------------------------
+    def _detail(self, uri: str) -> dict[str, Any]:
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}")
+        return self.DeltaTable.forPath(self.spark, uri).detail().first().asDict(recursive=True)
+
+    def file_count(self, uri: str) -> int:
+        return int(self._detail(uri)["numFiles"])
+
+    def compact(self, uri: str) -> CompactResult:
+        """Delta's OPTIMIZE (bin-packing compaction, one commit with data_change=false)."""
+        before, version = self.file_count(uri), self.version(uri)
+        if before <= 1:
+            return CompactResult(before, before, None)
+        self.DeltaTable.forPath(self.spark, uri).optimize().executeCompaction()
+        after, new_version = self.file_count(uri), self.version(uri)
+        log.info("compacted %s: %d -> %d files", uri, before, after)
+        return CompactResult(before, after, new_version if new_version != version else None)
+
+    def set_retention(self, uri: str, data_hours: int, log_hours: int) -> bool:
+        """The retention policy as table properties (Delta's VACUUM and log cleanup read them); True when
+        it changed."""
+        want = retention_properties(data_hours, log_hours)
+        have = self._detail(uri).get("properties") or {}
+        if all(have.get(k) == v for k, v in want.items()):
+            return False
+        props = ", ".join(f"'{k}' = '{v}'" for k, v in want.items())
+        self.spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ({props})")
+        return True
+
+    def vacuum(self, uri: str, retention_hours: int, dry_run: bool) -> VacuumResult:
+        """`VACUUM ... RETAIN n HOURS` (FULL: tombstoned and unreferenced files). Delta refuses a retention
+        under the table's `delta.deletedFileRetentionDuration` (set it with `set_retention`). Its DRY RUN
+        lists the files; the real run only returns the table path, so the list is taken first."""
+        if not self.exists(uri):
+            raise TableNotFound(f"no Delta table at {uri}")
+        sql = f"VACUUM delta.`{uri}` RETAIN {int(retention_hours)} HOURS"
+        listed = [absolute_path(uri, r[0]) for r in self._dry_run(sql, check=not dry_run)]
+        sizes = file_sizes(listed)
+        if not dry_run:
+            self.spark.sql(sql).collect()
+        gone = listed if dry_run else [f for f in listed if f not in file_sizes(listed)]
+        return VacuumResult(tuple(sorted(gone)), sum(sizes.get(f, 0) for f in gone), dry_run)
+
+    def _dry_run(self, sql: str, check: bool) -> list[Any]:
+        """VACUUM's DRY RUN; without `check`, under a policy not yet written into the table (genuine's own
+        check, the audit window, has run before: `genuine maintain --dry-run`)."""
+        if check:
+            return self.spark.sql(sql + " DRY RUN").collect()
+        with self._session_txn:
+            self.spark.conf.set(RETENTION_CHECK, "false")
+            try:
+                return self.spark.sql(sql + " DRY RUN").collect()
+            finally:
+                self.spark.conf.unset(RETENTION_CHECK)
+
+    def cleanup_log(self, uri: str) -> None:
+        """Nothing to call: Delta deletes commit files older than `delta.logRetentionDuration` itself,
+        each time it writes a checkpoint (every `delta.checkpointInterval` commits, 10 by default)."""
 
     # --- writing -------------------------------------------------------------------------------
     def create(self, uri: str, schema: StructType) -> None:

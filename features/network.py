@@ -462,16 +462,20 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     pairs = materialize(coaction_pairs(interactions, cfg), local_checkpoints=local)
     partners = materialize(coaction_partners(coaction_evidence(pairs, eng, cfg.coaction), cfg.coaction),
                            local_checkpoints=local)
-    coact = _coaction_features(pairs, eng, partners)
+    coact = materialize(_coaction_features(pairs, eng, partners), local_checkpoints=local)
     young = _young(accounts, as_of, nbc.young_days)
     positive = (latest_positive(labels, nbc.positive_label) if labels is not None
                 else young.select("account_id", F.lit(0.0).alias("positive")).limit(0))
-    nbr = _neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device), coact,
-                              young, positive)
+    # Each part is computed on its own before the final join: one plan over all of them is too big for
+    # a small driver's execution memory (seen at 2 GB).
+    nbr = materialize(_neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device),
+                                          coact, young, positive), local_checkpoints=local)
     prefix = (_prefix_features(sessions, young, nbc.max_accounts_per_prefix) if "ip_prefix_hash" in sessions.columns
               else acc.select("account_id", F.lit(None).cast("long").alias("prefix_accounts_max"),
                               F.lit(None).cast("double").alias("prefix_young_share")).limit(0))
 
+    coord, follow, device, prefix = (materialize(part, local_checkpoints=local)
+                                     for part in (coord, follow, device, prefix))
     out = (acc.join(coord, "account_id", "left").join(follow, "account_id", "left")
            .join(device, "account_id", "left").join(coact, "account_id", "left").join(nbr, "account_id", "left")
            .join(prefix, "account_id", "left"))

@@ -2,16 +2,24 @@
 
 Engagement farms and device-sharing rings are invisible account by account and obvious as a graph:
 accounts that keep acting on the same posts within seconds of each other (SynchroTrap, CopyCatch),
-follow graphs with odd shape, and many accounts behind one device. See docs/network.md for the
-definitions and the cost bounds.
+follow graphs with odd shape, and many accounts behind one device. Co-action is also weighed against
+chance (fans of one celebrity act within minutes of each other too), and each account is described by
+its neighbours (co-action partners, followees, device and prefix sharers) and their known labels.
+See docs/network.md for the definitions and the cost bounds.
+
+Longer than ~400 lines on purpose: the family's graphs share one configuration, one registry block and
+intermediate results (follow edges, engagements, co-action pairs) that are materialized once in
+network_features; the chance model's arithmetic lives in genuine/lib/coaction.py.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from functools import reduce
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -19,7 +27,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from genuine.core.config import Config, Strict, _explain
 from genuine.core.errors import ConfigError
 from genuine.features.registry import Family, Feature, count, ratio
-from genuine.lib import graph
+from genuine.lib import coaction, graph
 from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,40 @@ class CoordinationConfig(Strict):
     window_seconds: int = Field(gt=0)
     min_co_actions: int = Field(ge=1)
     max_actors_per_bucket: int = Field(ge=2)
+
+
+class CoactionConfig(Strict):
+    """Co-action weighed against chance (docs/network.md, genuine/lib/coaction.py)."""
+
+    windows_seconds: list[int] = Field(min_length=1)
+    lag_edges_seconds: list[float] = Field(min_length=3)
+    profile_prior: float = Field(ge=0.0)
+    lift_prior: float = Field(gt=0.0)
+    min_support: int = Field(ge=1)
+    lift_min: float = Field(gt=1.0)
+
+    @field_validator("windows_seconds")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(w <= 0 for w in v) or len(set(v)) != len(v):
+            raise ValueError("windows must be distinct and > 0")
+        return sorted(v)
+
+    @field_validator("lag_edges_seconds")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if v[0] != 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("lag edges must start at 0 and increase")
+        return v
+
+
+class NeighbourConfig(Strict):
+    """Neighbourhood features (Facebook DEC) and label propagation."""
+
+    young_days: int = Field(ge=1)
+    max_accounts_per_device: int = Field(ge=2)
+    max_accounts_per_prefix: int = Field(ge=2)
+    positive_label: str
 
 
 class AlgorithmConfig(Strict):
@@ -56,6 +98,8 @@ class NetworkConfig(Strict):
     """features.network in conf/base.yml."""
 
     coordination: CoordinationConfig
+    coaction: CoactionConfig
+    neighbours: NeighbourConfig
     algorithms: AlgorithmConfig
 
     @classmethod
@@ -94,8 +138,36 @@ FEATURES: list[Feature] = [
           "largest number of accounts seen on one of this account's devices (0: no device seen)"),
     count("device_cluster_accounts", FAMILY,
           "accounts in this account's component of the account-device graph (0: no device seen)"),
+    Feature("coaction_lift_max", FAMILY, "multiple of chance",
+            "largest (observed + prior) / (expected + prior) co-actions with one partner in one window, over "
+            "partners with min_support co-actions (null: none); expected from both accounts' usual delays after "
+            "that author's posts, so fans answering their celebrity score ~1"),
+    Feature("coaction_partners_weighted", FAMILY, "partners",
+            "partners whose co-actions beat chance (lift >= lift_min), each weighted by the share of its "
+            "co-actions that chance does not explain, 1 - expected / observed"),
+    count("coaction_target_authors", FAMILY,
+          "distinct authors of the posts this account co-acted on with those partners (fans: one, rings: many)"),
+    ratio("coaction_participation", FAMILY,
+          "share of the posts it engaged on which it co-acted with those partners (null: engaged nothing)"),
+    Feature("nbr_coaction_mean", FAMILY, "partners",
+            "mean coaction_partners_weighted of its neighbours: co-action partners, followees, accounts "
+            "sharing a device (null: no neighbour)"),
+    Feature("nbr_coaction_max", FAMILY, "partners",
+            "largest coaction_partners_weighted among those neighbours (null: no neighbour)"),
+    ratio("nbr_young_share", FAMILY,
+          "share of those neighbours created less than young_days before the snapshot (null: none of known age)"),
+    count("prefix_accounts_max", FAMILY,
+          "accounts seen on its busiest network prefix, among prefixes of at most max_accounts_per_prefix "
+          "accounts (carrier-grade NAT prefixes, shared by many unrelated people, are left out; 0: none)"),
+    ratio("prefix_young_share", FAMILY,
+          "share of young accounts among the other accounts of those prefixes (null: no other account)"),
+    ratio("label_neighbour_share", FAMILY,
+          "share of its co-action partners and device-sharing accounts whose latest moderator label at the "
+          "snapshot is positive (its own label never counts; null: no such neighbour)"),
 ]
 FEATURE_NAMES = [f.name for f in FEATURES]
+# 0 rather than null for an account outside a graph: the counts, and a sum over no partner.
+ZERO_FILLED = {f.name for f in FEATURES if f.is_count} | {"coaction_partners_weighted"}
 SCHEMA = StructType([StructField("account_id", StringType(), True)]
                     + [StructField(f.name, f.dtype, True) for f in FEATURES])
 
@@ -233,12 +305,133 @@ def _device_features(sessions: DataFrame, algo: AlgorithmConfig) -> DataFrame:
     return max_acc.join(comp, "account_id")
 
 
+# --- co-action against chance --------------------------------------------------------------------
+
+def coaction_events(interactions: DataFrame, kinds: list[str]) -> DataFrame:
+    """Action rows on posts (actor_id, target_post_id, author_id, t_us) of the coordination kinds."""
+    return (interactions.where(F.col("kind").isin(kinds) & F.col("actor_id").isNotNull()
+                               & F.col("target_post_id").isNotNull() & F.col("created_at").isNotNull())
+            .select("actor_id", "target_post_id", F.col("target_account_id").alias("author_id"),
+                    F.unix_micros("created_at").alias("t_us")))
+
+
+def coaction_pairs(interactions: DataFrame, cfg: NetworkConfig) -> DataFrame:
+    """(window_s, target_post_id, a, b), a < b: the posts each pair co-acted on within each window, from
+    the capped cells of coordination_pairs (same cost bound per window)."""
+    parts = [coordination_pairs(interactions, cfg.coordination.model_copy(update={"window_seconds": w}))
+             .where("within_window").select(F.lit(w).alias("window_s"), "target_post_id", "a", "b")
+             for w in cfg.coaction.windows_seconds]
+    return reduce(DataFrame.unionAll, parts).distinct()
+
+
+def coaction_evidence(pairs: DataFrame, eng: DataFrame, cfg: CoactionConfig) -> DataFrame:
+    """(a, b, window_s, observed, expected, lift) of the supported pairs (lib/coaction.pair_evidence)."""
+    return coaction.pair_evidence(pairs, eng, cfg.lag_edges_seconds, cfg.windows_seconds,
+                                  prior_weight=cfg.profile_prior, lift_prior=cfg.lift_prior,
+                                  min_support=cfg.min_support)
+
+
+def coaction_partners(evidence: DataFrame, cfg: CoactionConfig) -> DataFrame:
+    """(a, b, lift, significant, excess) per supported pair: its best window's lift, whether it beats
+    lift_min, and the largest share of co-actions beyond chance among the windows that do."""
+    sup = evidence.where(F.col("observed") >= cfg.min_support)
+    beats = F.col("lift") >= F.lit(cfg.lift_min)
+    share = F.greatest(F.lit(0.0), 1.0 - F.col("expected") / F.col("observed"))
+    return (sup.groupBy("a", "b").agg(F.max("lift").alias("lift"),
+                                      F.max(F.when(beats, share)).alias("excess"))
+            .withColumn("significant", F.col("excess").isNotNull()))
+
+
+def _coaction_features(pairs: DataFrame, eng: DataFrame, partners: DataFrame) -> DataFrame:
+    ends = partners.select(F.col("a").alias("account_id"), "lift", "excess").unionAll(
+        partners.select(F.col("b").alias("account_id"), "lift", "excess"))
+    per = ends.groupBy("account_id").agg(F.max("lift").alias("coaction_lift_max"),
+                                         F.sum(F.coalesce("excess", F.lit(0.0))).alias("coaction_partners_weighted"))
+    sig = partners.where("significant").select("a", "b")
+    on_sig = pairs.join(sig, ["a", "b"], "left_semi")
+    co_posts = (on_sig.select(F.col("a").alias("actor_id"), "target_post_id")
+                .union(on_sig.select(F.col("b").alias("actor_id"), "target_post_id")).distinct()
+                .join(eng.select("actor_id", "target_post_id", "author_id"), ["actor_id", "target_post_id"])
+                .groupBy("actor_id").agg(F.count("*").alias("n_co"),
+                                         F.countDistinct("author_id").alias("coaction_target_authors")))
+    n_eng = eng.groupBy("actor_id").agg(F.count("*").alias("n_eng"))
+    part = (n_eng.join(co_posts, "actor_id", "left")
+            .select(F.col("actor_id").alias("account_id"), "coaction_target_authors",
+                    (F.coalesce("n_co", F.lit(0)) / F.col("n_eng")).alias("coaction_participation")))
+    return part.join(per, "account_id", "full")
+
+
+# --- neighbourhoods (Facebook DEC) and known labels -----------------------------------------------
+
+def device_pairs(sessions: DataFrame, max_accounts: int) -> DataFrame:
+    """(src, dst) accounts seen on a common device, both directions; devices with more than
+    `max_accounts` accounts (shared public devices) link nobody: the projection is quadratic in them."""
+    ad = sessions.where(F.col("account_id").isNotNull() & F.col("device_hash").isNotNull()).select(
+        "account_id", "device_hash").distinct()
+    small = ad.groupBy("device_hash").agg(F.count("*").alias("n")).where(F.col("n") <= max_accounts)
+    ad = ad.join(small.select("device_hash"), "device_hash")
+    x, y = ad.alias("x"), ad.alias("y")
+    return (x.join(y, "device_hash").where(F.col("x.account_id") != F.col("y.account_id"))
+            .select(F.col("x.account_id").alias("src"), F.col("y.account_id").alias("dst")).distinct())
+
+
+def latest_positive(labels: DataFrame, positive: str) -> DataFrame:
+    """(account_id, positive): whether each labelled account's latest decision (already cut at the
+    snapshot) is the positive label."""
+    latest = labels.where(F.col("account_id").isNotNull() & F.col("decided_at").isNotNull()).groupBy(
+        "account_id").agg(F.max_by("label", "decided_at").alias("label"))
+    return latest.select("account_id", (F.col("label") == positive).cast("double").alias("positive"))
+
+
+def _young(accounts: DataFrame, as_of: datetime, days: int) -> DataFrame:
+    since = F.lit(as_of.astimezone(UTC) - timedelta(days=days))
+    return (accounts.where(F.col("account_id").isNotNull() & F.col("created_at").isNotNull())
+            .groupBy("account_id").agg(F.max("created_at").alias("created_at"))
+            .select("account_id", (F.col("created_at") >= since).cast("double").alias("young")))
+
+
+def _neighbour_features(acc: DataFrame, partners: DataFrame, follows: DataFrame, devices: DataFrame,
+                        coact: DataFrame, young: DataFrame, positive: DataFrame) -> DataFrame:
+    sig = partners.where("significant").select("a", "b")
+    co = sig.select(F.col("a").alias("src"), F.col("b").alias("dst")).union(
+        sig.select(F.col("b").alias("src"), F.col("a").alias("dst")))
+    near = co.union(devices).distinct()                      # label propagation: co-action and device
+    allnb = near.union(follows.select("src", "dst")).distinct().where(F.col("src") != F.col("dst"))
+    attrs = (coact.select(F.col("account_id").alias("dst"), F.col("coaction_partners_weighted").alias("w"))
+             .join(young.select(F.col("account_id").alias("dst"), "young"), "dst", "full"))
+    nb = (allnb.join(attrs, "dst", "left").groupBy(F.col("src").alias("account_id"))
+          .agg(F.avg(F.coalesce("w", F.lit(0.0))).alias("nbr_coaction_mean"),
+               F.max(F.coalesce("w", F.lit(0.0))).alias("nbr_coaction_max"),
+               F.avg("young").alias("nbr_young_share")))
+    lab = (near.where(F.col("src") != F.col("dst"))
+           .join(positive.select(F.col("account_id").alias("dst"), "positive"), "dst", "left")
+           .groupBy(F.col("src").alias("account_id"))
+           .agg(F.avg(F.coalesce("positive", F.lit(0.0))).alias("label_neighbour_share")))
+    return acc.join(nb, "account_id", "left").join(lab, "account_id", "left")
+
+
+def _prefix_features(sessions: DataFrame, young: DataFrame, max_accounts: int) -> DataFrame:
+    ap = sessions.where(F.col("account_id").isNotNull() & F.col("ip_prefix_hash").isNotNull()).select(
+        "account_id", "ip_prefix_hash").distinct()
+    small = ap.groupBy("ip_prefix_hash").agg(F.count("*").alias("n")).where(F.col("n") <= max_accounts)
+    ap = ap.join(small, "ip_prefix_hash")
+    busiest = ap.groupBy("account_id").agg(F.max("n").alias("prefix_accounts_max"))
+    x, y = ap.alias("x"), ap.select("ip_prefix_hash", F.col("account_id").alias("other")).alias("y")
+    others = (x.join(y, "ip_prefix_hash").where(F.col("x.account_id") != F.col("other"))
+              .select(F.col("x.account_id").alias("account_id"), "other").distinct()
+              .join(young.select(F.col("account_id").alias("other"), "young"), "other", "left")
+              .groupBy("account_id").agg(F.avg(F.coalesce("young", F.lit(0.0))).alias("prefix_young_share")))
+    return busiest.join(others, "account_id", "left")
+
+
 # --- the family transform ------------------------------------------------------------------------
 
 def network_features(accounts: DataFrame, interactions: DataFrame, sessions: DataFrame,
-                     cfg: NetworkConfig) -> DataFrame:
+                     cfg: NetworkConfig, *, labels: DataFrame | None = None,
+                     as_of: datetime | None = None) -> DataFrame:
     """One row per account in `accounts`: account_id + FEATURES, zero counts / null ratios where the
-    account is not in a graph. Events must already be filtered to the snapshot time.
+    account is not in a graph. Events and labels must already be cut at the snapshot time `as_of`
+    (default: the latest interaction); without labels, label_neighbour_share is 0 wherever defined.
 
     Not lazy: the graph algorithms iterate with Spark jobs while this runs, and the graph inputs are
     materialized once (lib/checkpoint.materialize); the returned DataFrame is a plan over those results.
@@ -260,10 +453,34 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
 
     device = _device_features(sessions, algo)
 
-    out = acc.join(coord, "account_id", "left").join(follow, "account_id", "left").join(
-        device, "account_id", "left")
+    if as_of is None:
+        latest = interactions.agg(F.max("created_at")).first()
+        as_of = latest[0] if latest is not None and latest[0] is not None else datetime.now(UTC)
+    nbc = cfg.neighbours
+    eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
+                      local_checkpoints=local)
+    pairs = materialize(coaction_pairs(interactions, cfg), local_checkpoints=local)
+    partners = materialize(coaction_partners(coaction_evidence(pairs, eng, cfg.coaction), cfg.coaction),
+                           local_checkpoints=local)
+    coact = materialize(_coaction_features(pairs, eng, partners), local_checkpoints=local)
+    young = _young(accounts, as_of, nbc.young_days)
+    positive = (latest_positive(labels, nbc.positive_label) if labels is not None
+                else young.select("account_id", F.lit(0.0).alias("positive")).limit(0))
+    # Each part is computed on its own before the final join: one plan over all of them is too big for
+    # a small driver's execution memory (seen at 2 GB).
+    nbr = materialize(_neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device),
+                                          coact, young, positive), local_checkpoints=local)
+    prefix = (_prefix_features(sessions, young, nbc.max_accounts_per_prefix) if "ip_prefix_hash" in sessions.columns
+              else acc.select("account_id", F.lit(None).cast("long").alias("prefix_accounts_max"),
+                              F.lit(None).cast("double").alias("prefix_young_share")).limit(0))
+
+    coord, follow, device, prefix = (materialize(part, local_checkpoints=local)
+                                     for part in (coord, follow, device, prefix))
+    out = (acc.join(coord, "account_id", "left").join(follow, "account_id", "left")
+           .join(device, "account_id", "left").join(coact, "account_id", "left").join(nbr, "account_id", "left")
+           .join(prefix, "account_id", "left"))
     # when() rather than coalesce(): the columns stay nullable as SCHEMA declares (Delta would otherwise
     # make them NOT NULL).
-    cols = [(F.when(F.col(f.name).isNull(), F.lit(0)).otherwise(F.col(f.name)) if f.is_count
+    cols = [(F.when(F.col(f.name).isNull(), F.lit(0)).otherwise(F.col(f.name)) if f.name in ZERO_FILLED
              else F.col(f.name)).cast(f.dtype).alias(f.name) for f in FEATURES]
     return out.select("account_id", *cols)

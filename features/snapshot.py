@@ -152,7 +152,8 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
     if family == "content":
         return content_features(inp.accounts, inp.posts, inp.interactions, inp.post_scores, cfgs.content)
     if family == "network":
-        return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network)
+        return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network, labels=inp.labels,
+                                as_of=as_of)
     if family == "reports":
         return report_features(inp.accounts, inp.reports, inp.labels, as_of, cfgs.reports)
     if family == "change":

@@ -7,13 +7,15 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
 from genuine.core.errors import ConfigError
-from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_SESSIONS
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_LABELS, RAW_SESSIONS
 from genuine.features import network as N
 from genuine.features.registry import FAMILIES
+from genuine.lib import coaction
 
 T0 = datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)
 WINDOW = 60
@@ -215,3 +217,179 @@ def test_coordination_cost_is_bounded_on_a_viral_post(spark, cfg):
     bound = len(cells) * (3 * k - 1) / 2  # documented: (3K - 1) / 2 per kept (post, bucket, actor) row
     assert generated == exact
     assert generated <= bound < n_viral * (n_viral - 1) / 2 / 1000
+
+
+# --- co-action against chance --------------------------------------------------------------------
+
+def test_window_kernel_matches_a_double_integral():
+    edges = [0, 15, 60, 300, 1800]
+    for w in (10, 60, 600):
+        k = coaction.window_kernel(edges, w)
+        for i in range(len(edges) - 1):
+            for j in range(len(edges) - 1):
+                x = np.linspace(edges[i], edges[i + 1], 801)[:-1] + (edges[i + 1] - edges[i]) / 1600
+                y = np.linspace(edges[j], edges[j + 1], 801)[:-1] + (edges[j + 1] - edges[j]) / 1600
+                brute = float(np.mean(np.abs(x[:, None] - y[None, :]) <= w))
+                assert k[i][j] == pytest.approx(brute, abs=3e-3)
+                assert k[i][j] == pytest.approx(k[j][i], abs=1e-5)   # midpoint rule in one variable
+
+
+WINDOWS = [60, 600, 3600]
+
+
+def _coaction_platform() -> tuple[list[str], list[dict], list[dict], list[dict]]:
+    """A celebrity whose 30 fans like each post 1-4 minutes after it (every time), a ring of 4 acting
+    within 20 s of each other on 3 customers' posts at a delay set by each campaign, quiet background."""
+    rng = random.Random(3)
+    ev: list[dict] = []
+    fans = [f"f{i:02d}" for i in range(30)]
+    for j in range(6):
+        t0 = 50_000 * j
+        ev.append(_ix("celeb_friend", "like", t0, f"c{j}", "celeb"))      # the post's first engagement
+        ev += [_ix(f, "like", t0 + rng.uniform(60, 240), f"c{j}", "celeb") for f in fans if rng.random() < 0.8]
+    ring = ["r1", "r2", "r3", "r4"]
+    for j in range(6):
+        t0, post = 400_000 + 30_000 * j, f"k{j}"
+        ev.append(_ix("k_friend", "like", t0, post, f"cust{j % 3}"))
+        go = t0 + rng.uniform(600, 7200)
+        ev += [_ix(r, rng.choice(["like", "share"]), go + rng.uniform(0, 20), post, f"cust{j % 3}") for r in ring]
+        ev += [_ix(f"h{rng.randrange(8)}", "like", t0 + rng.uniform(0, 86_400), post, f"cust{j % 3}")
+               for _ in range(3)]
+    for _ in range(80):   # background: humans on many small posts
+        ev.append(_ix(f"h{rng.randrange(8)}", "like", rng.uniform(0, 600_000), f"b{rng.randrange(25)}",
+                      f"au{rng.randrange(5)}"))
+    ev.append(_ix("f00", "follow", 10, target="celeb"))
+    accounts = sorted({e["actor_id"] for e in ev} | {"celeb", "cust0", "loner"})
+    sessions = [{"session_id": f"s{i}", "account_id": a, "device_hash": d, "ip_hash": None,
+                 "ip_prefix_hash": p, "started_at": T0, "client": "android", "ingest_run_id": None,
+                 "source_file": None}
+                for i, (a, d, p) in enumerate([("r1", "dr", "p_ring"), ("r2", "dr", "p_ring"), ("r3", "dr3", "p_ring"),
+                                               ("loner", "dl", "p_cgnat"), ("f01", "df1", "p_cgnat"),
+                                               ("h1", "dh1", "p_cgnat")])]
+    labels = [{"account_id": a, "label": lab, "source": "moderator", "decided_at": T0, "ingest_run_id": None,
+               "source_file": None}
+              for a, lab in [("r1", "ai_managed"), ("loner", "ai_managed"), ("r2", "human")]]
+    return accounts, ev, sessions, labels
+
+
+def _pair_oracle(ev: list[dict], cfg: N.NetworkConfig) -> pd.DataFrame:
+    """Observed / expected co-actions per supported pair and window, by brute force."""
+    c = cfg.coaction
+    d = pd.DataFrame([e for e in ev if e["kind"] in cfg.coordination.kinds and e["target_post_id"]])
+    d["t"] = d["created_at"].map(lambda t: t.timestamp())
+    eng = d.groupby(["actor_id", "target_post_id"]).agg(t=("t", "min"), author=("target_account_id", "max"))
+    eng = eng.reset_index()
+    eng["lag"] = eng["t"] - eng.groupby("target_post_id")["t"].transform("min")
+    eng["bin"] = np.clip(np.searchsorted(c.lag_edges_seconds, eng["lag"], side="right") - 1, 0,
+                         len(c.lag_edges_seconds) - 2)
+    nb = len(c.lag_edges_seconds) - 1
+    observed: dict[tuple[str, str, int], set[str]] = {}
+    for _, g in d.groupby("target_post_id"):
+        rows = list(g.itertuples())
+        for x, y in itertools.combinations(rows, 2):
+            if x.actor_id != y.actor_id:
+                for w in c.windows_seconds:
+                    if abs(x.t - y.t) <= w:
+                        a, b = sorted((x.actor_id, y.actor_id))
+                        observed.setdefault((a, b, w), set()).add(x.target_post_id)
+    supported = {(a, b) for (a, b, _), p in observed.items() if len(p) >= c.min_support}
+
+    def hist(rows: pd.DataFrame) -> np.ndarray:
+        return np.bincount(rows["bin"], minlength=nb).astype(float)
+
+    overall = {a: hist(g) / len(g) for a, g in eng.groupby("actor_id")}
+    prof = {(a, au): (hist(g) + c.profile_prior * overall[a]) / (len(g) + c.profile_prior)
+            for (a, au), g in eng.groupby(["actor_id", "author"])}
+    kern = {w: np.array(coaction.window_kernel(c.lag_edges_seconds, w)) for w in c.windows_seconds}
+    posts = {a: dict(zip(g["target_post_id"], g["author"], strict=True)) for a, g in eng.groupby("actor_id")}
+    rows = []
+    for a, b in sorted(supported):
+        common: dict[str, int] = {}
+        for p, au in posts[a].items():
+            if p in posts[b]:
+                common[au] = common.get(au, 0) + 1
+        for w in c.windows_seconds:
+            exp = sum(n * prof[(a, au)] @ kern[w] @ prof[(b, au)] for au, n in common.items())
+            obs = len(observed.get((a, b, w), ()))
+            rows.append({"a": a, "b": b, "window_s": w, "observed": obs, "expected": exp,
+                         "lift": (obs + c.lift_prior) / (exp + c.lift_prior)})
+    return pd.DataFrame(rows).sort_values(["a", "b", "window_s"]).reset_index(drop=True)
+
+
+def test_coaction_against_chance_matches_oracle_and_tells_fans_from_rings(spark, cfg):
+    net = _cfg(cfg)
+    net = net.model_copy(update={"coaction": net.coaction.model_copy(update={"windows_seconds": WINDOWS})})
+    accounts, ev, sessions, labels = _coaction_platform()
+    acc_df = spark.createDataFrame(
+        [{f.name: (a if f.name == "account_id" else None) for f in RAW_ACCOUNTS.fields} for a in accounts],
+        RAW_ACCOUNTS)
+    ix_df = spark.createDataFrame(ev, RAW_INTERACTIONS)
+    ses_df = spark.createDataFrame(sessions, RAW_SESSIONS)
+    lab_df = spark.createDataFrame(labels, RAW_LABELS)
+
+    eng = coaction.engagements(N.coaction_events(ix_df, net.coordination.kinds))
+    pairs = N.coaction_pairs(ix_df, net)
+    got = (N.coaction_evidence(pairs, eng, net.coaction).toPandas()
+           .sort_values(["a", "b", "window_s"]).reset_index(drop=True))
+    want = _pair_oracle(ev, net)
+    assert len(want) > 100   # fan pairs and ring pairs are really scored
+    pd.testing.assert_frame_equal(got[["a", "b", "window_s", "observed"]], want[["a", "b", "window_s", "observed"]],
+                                  check_dtype=False)
+    pd.testing.assert_series_equal(got["expected"], want["expected"], check_exact=False, rtol=1e-6, atol=1e-9)
+
+    # fans co-act as often as their timing predicts; the ring does not
+    fan_lift = want[want["a"].str.startswith("f") & want["b"].str.startswith("f")]["lift"]
+    ring_lift = want[want["a"].str.startswith("r") & want["b"].str.startswith("r")].groupby(["a", "b"])["lift"].max()
+    assert fan_lift.max() < net.coaction.lift_min <= ring_lift.min()
+
+    out = N.network_features(acc_df, ix_df, ses_df, net, labels=lab_df, as_of=T0 + timedelta(days=30))
+    assert out.schema == N.SCHEMA
+    f = out.toPandas().set_index("account_id")
+    assert (f.loc[[a for a in accounts if a.startswith("f")], "coaction_partners_weighted"] == 0).all()
+    assert (f.loc[["r1", "r2", "r3", "r4"], "coaction_partners_weighted"] > 2).all()
+    assert (f.loc[["r1", "r2", "r3", "r4"], "coaction_target_authors"] == 3).all()
+    assert (f.loc[["r1", "r2", "r3", "r4"], "coaction_participation"] == 1.0).all()
+    assert f.loc["celeb", "coaction_participation"] is None or pd.isna(f.loc["celeb", "coaction_participation"])
+    # neighbours: the ring's partners (and devices); a fan's only neighbour is the celebrity it follows
+    assert f.loc["r4", "nbr_coaction_max"] > 2
+    assert f.loc["f00", "nbr_coaction_max"] == 0       # follows the celebrity, who co-acts with nobody
+    # labels: r1's own positive label never counts for r1; r2..r4 see it among 3 ring neighbours
+    assert f.loc["r1", "label_neighbour_share"] == 0.0
+    assert f.loc["r4", "label_neighbour_share"] == pytest.approx(1 / 3)
+    assert f.loc["r2", "label_neighbour_share"] == pytest.approx(1 / 3)   # r1 via co-action and device
+    assert pd.isna(f.loc["loner", "label_neighbour_share"])                # labelled, but no neighbour
+    # prefixes: the ring's prefix holds 3 accounts; without a prefix: 0
+    assert f.loc["r3", "prefix_accounts_max"] == 3 and f.loc["f05", "prefix_accounts_max"] == 0
+
+
+def test_label_share_never_sees_the_accounts_own_label(spark, cfg):
+    """Flipping an account's own label changes nothing in its own row, only in its neighbours' rows."""
+    net = _cfg(cfg)
+    acc = spark.createDataFrame([(a,) for a in ["r1", "r2", "r3", "x"]], "account_id string")
+    partners = spark.createDataFrame([("r1", "r2", 5.0, 0.8, True), ("r2", "r3", 4.0, 0.7, True),
+                                      ("r1", "x", 1.1, None, False)],
+                                     "a string, b string, lift double, excess double, significant boolean")
+    follows = spark.createDataFrame([("r1", "x")], "src string, dst string")
+    devices = N.device_pairs(spark.createDataFrame(
+        [{"session_id": "s1", "account_id": "r1", "device_hash": "d", "started_at": T0},
+         {"session_id": "s2", "account_id": "r3", "device_hash": "d", "started_at": T0}], RAW_SESSIONS),
+        net.neighbours.max_accounts_per_device)
+    coact = spark.createDataFrame([("r1", 0.8), ("r2", 1.5), ("r3", 0.7)],
+                                  "account_id string, coaction_partners_weighted double")
+    young = spark.createDataFrame([("r1", 1.0)], "account_id string, young double")
+    labels = [{"account_id": "r1", "label": "ai_managed", "decided_at": T0},
+              {"account_id": "r1", "label": "human", "decided_at": T0 - timedelta(days=1)}]   # latest wins
+    flipped = [dict(lab, label="human") for lab in labels]
+    runs = []
+    for lab in (labels, flipped):
+        positive = N.latest_positive(spark.createDataFrame(lab, RAW_LABELS), net.neighbours.positive_label)
+        runs.append(N._neighbour_features(acc, partners, follows, devices, coact, young, positive)
+                    .toPandas().set_index("account_id").sort_index())
+    pd.testing.assert_series_equal(runs[0].loc["r1"], runs[1].loc["r1"])
+    assert runs[0].loc["r1", "label_neighbour_share"] == 0.0                 # its own positive label
+    assert runs[0].loc["r2", "label_neighbour_share"] == pytest.approx(1 / 2)   # r1 (positive), r3
+    assert runs[0].loc["r3", "label_neighbour_share"] == pytest.approx(1 / 2)   # r2, r1 via the device
+    assert (runs[1]["label_neighbour_share"].dropna() == 0).all()
+    assert pd.isna(runs[0].loc["x", "label_neighbour_share"])                # only a follower: not propagated
+    assert runs[0].loc["r1", "nbr_coaction_max"] == 1.5 and runs[0].loc["r2", "nbr_young_share"] == 1.0
+    assert pd.isna(runs[0].loc["r1", "nbr_young_share"])                     # no neighbour of known age

@@ -163,7 +163,7 @@ FEATURES: list[Feature] = [
           "share of young accounts among the other accounts of those prefixes (null: no other account)"),
     ratio("label_neighbour_share", FAMILY,
           "share of its co-action partners and device-sharing accounts whose latest moderator label at the "
-          "snapshot is positive (its own label never counts; null: no such neighbour)"),
+          "snapshot is positive (its own label never counts; null: no such neighbour)", from_labels=True),
 ]
 FEATURE_NAMES = [f.name for f in FEATURES]
 # 0 rather than null for an account outside a graph: the counts, and a sum over no partner.

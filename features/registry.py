@@ -24,6 +24,9 @@ class Feature:
     dtype: DataType = DoubleType()
     # "higher" means a larger value is more bot-like; used to phrase reason codes. None: no direction.
     direction: Literal["higher", "lower"] | None = "higher"
+    # Computed from moderator labels (label propagation): a benchmark that hides a strategy's labels must
+    # leave it out, or the hidden labels leak back through it.
+    from_labels: bool = False
 
     @property
     def is_count(self) -> bool:
@@ -36,5 +39,5 @@ def count(name: str, family: Family, meaning: str, unit: str = "count",
 
 
 def ratio(name: str, family: Family, meaning: str, unit: str = "share 0-1",
-          direction: Literal["higher", "lower"] | None = "higher") -> Feature:
-    return Feature(name, family, unit, meaning, DoubleType(), direction)
+          direction: Literal["higher", "lower"] | None = "higher", from_labels: bool = False) -> Feature:
+    return Feature(name, family, unit, meaning, DoubleType(), direction, from_labels)

@@ -276,7 +276,9 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         loso = pd.DataFrame()
         if cfg.loso.enabled and truth is not None:
             with _timed("leave_one_strategy_out", timings):
-                loso = leave_one_strategy_out(df, role, names, chosen, cfg)
+                # without features computed from labels: the held-out strategy's labels would leak through them
+                blind = [f.name for f in features if not f.from_labels]
+                loso = leave_one_strategy_out(df, role, blind, chosen, cfg)
             for r in loso.to_dict("records"):
                 metrics.update({f"loso.{r['strategy']}.{k}": v for k, v in r.items() if k != "strategy"})
             mlflow.log_text(loso.to_csv(index=False), "evaluation/leave_one_strategy_out.csv")

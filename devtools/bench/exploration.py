@@ -168,7 +168,9 @@ def load_platform(spark: SparkSession, cfg: Config, truth_path: Path) -> Platfor
                 .agg(F.max("verified").alias("verified"), F.max("declared_ai_assisted").alias("declared_ai_assisted"))
                 .toPandas())
     truth = read_truth(truth_path, mcfg.protected_strategies)[["account_id", "population", "strategy"]]
-    return Platform(features, truth, labels, accounts, [f.name for f in ALL_FEATURES])
+    # Features computed from labels are left out: the snapshot's were computed with the labels this bench
+    # hides, which would leak back through them.
+    return Platform(features, truth, labels, accounts, [f.name for f in ALL_FEATURES if not f.from_labels])
 
 
 def bench_exploration(spark: SparkSession, cfg: Config, truth_path: Path, strategies: list[str], days: int,

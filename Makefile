@@ -8,7 +8,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export MLFLOW_DISABLE_TELEMETRY := true
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck check-java bench clean install docs
+.PHONY: demo test lint typecheck check-java bench clean install docs cluster-demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -28,6 +28,11 @@ demo: $(STAMP) check-java
 
 test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A Spark standalone cluster on this machine (1 master, 2 workers of 1 core), the pipeline submitted to it,
+# the same jobs in local[2], both lakes compared row for row; the cluster is stopped even on failure.
+cluster-demo: $(STAMP) check-java
+	bash devtools/cluster_demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

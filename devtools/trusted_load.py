@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
+from genuine.core import catalog
 from genuine.core.config import Config
 from genuine.core.errors import TrustedLoadError
 from genuine.core.lake import Lake
@@ -71,9 +72,10 @@ def load_trusted(lake: Lake, export_dir: str | Path, ledger: RunLedger) -> dict[
     for entity, mine in by_entity.items():
         raw = with_source_file(spark.read.parquet(*[f.path for f in mine])
                                .withColumn("_uri", F.input_file_name()), mine)
-        table = RAW_TABLE[entity]
-        result = lake.append(table, trusted_rows(raw, entity, key, ledger.run_id), schema=RAW_SCHEMAS[entity],
-                             txn=("load-trusted", ledger.run_id))
+        stored = catalog.table(RAW_TABLE[entity])
+        table = stored.name
+        result = lake.append(table, stored.with_partition_columns(trusted_rows(raw, entity, key, ledger.run_id)),
+                             schema=stored.schema, txn=("load-trusted", ledger.run_id), partition_by=stored.partition_by)
         ledger.wrote(table, result)
         ledger.count(f"{entity}.written", result.rows)
         written[entity] = result.rows

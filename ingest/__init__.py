@@ -96,10 +96,11 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
             valid = checked.where(F.col("_reason").isNull()).select("post_id", "account_id", "created_at")
             known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
             known_posts.count()
-        rows = accepted_rows(checked, entity, ledger.run_id)
-        keys, when_matched = catalog.table(table).merge_on()
-        result = lake.merge(table, rows, keys=keys, when_matched=when_matched, schema=RAW_SCHEMAS[entity],
-                            txn=("ingest", ledger.run_id))
+        stored = catalog.table(table)     # event tables: + event_date, the UTC day they are partitioned by
+        rows = stored.with_partition_columns(accepted_rows(checked, entity, ledger.run_id))
+        keys, when_matched = stored.merge_on()
+        result = lake.merge(table, rows, keys=keys, when_matched=when_matched, schema=stored.schema,
+                            txn=("ingest", ledger.run_id), partition_by=stored.partition_by)
         ledger.wrote(table, result)
         report.versions[table] = result.version
         bad = quarantine_rows(checked, ledger.run_id, now).cache()

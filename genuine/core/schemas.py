@@ -50,6 +50,16 @@ ENTITY_KEYS: dict[str, list[str]] = {
     "reports": ["report_id"],
     "labels": ["account_id", "source", "decided_at"],
 }
+# The time that places a record on a day: ingest compares a batch only with earlier rows of the dates
+# it holds, so a raw table partitioned by that date is read only where the batch falls.
+EVENT_TIME: dict[str, str] = {
+    "accounts": "created_at",
+    "posts": "created_at",
+    "interactions": "created_at",
+    "sessions": "started_at",
+    "reports": "created_at",
+    "labels": "decided_at",
+}
 REQUIRED_ENTITIES = ("accounts", "posts", "interactions", "sessions", "reports")
 OPTIONAL_ENTITIES = ("labels",)
 
@@ -66,8 +76,10 @@ RAW_INTERACTIONS = _s(("event_id", S), ("actor_id", S), ("kind", S), ("target_ac
 # /24 (IPv4) or /48 (IPv6) network prefix (genuine.ingest.ip), NULL without an ip.
 RAW_SESSIONS = _s(("session_id", S), ("account_id", S), ("device_hash", S), ("ip_hash", S),
                   ("ip_prefix_hash", S), ("started_at", T), ("client", S), *LINEAGE)
+# reason: as the platform sent it (an open vocabulary); reason_category: its configured category
+# (ingest.report_reason_categories, `other` for any wording not listed).
 RAW_REPORTS = _s(("report_id", S), ("reporter_id", S), ("reported_account_id", S), ("reason", S),
-                 ("created_at", T), ("body", S), *LINEAGE)
+                 ("reason_category", S), ("created_at", T), ("body", S), *LINEAGE)
 RAW_LABELS = _s(("account_id", S), ("label", S), ("source", S), ("decided_at", T), *LINEAGE)
 
 RAW_SCHEMAS: dict[str, StructType] = {

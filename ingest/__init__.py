@@ -83,14 +83,14 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         rows = parts[0]
         for other in parts[1:]:
             rows = rows.unionByName(other)
+        # Earlier rows only on the batch's event dates (one narrow pass over the batch, skipped while the
+        # table is empty): the daily cost does not grow with the history.
+        dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if _has_rows(existing) else []
+        earlier = earlier_rows(existing, entity, dates)
         if entity != "accounts":
             if known_accounts is None:
                 raise AssertionError("accounts are ingested first")
             rows = check_references(rows, entity, known_accounts, known_posts)
-        # Earlier rows only on the batch's event dates (a pass over the batch's event times, skipped while
-        # the table is empty): the daily cost does not grow with the history.
-        dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if _has_rows(existing) else []
-        earlier = earlier_rows(existing, entity, dates)
         checked = check_duplicates(rows.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity, earlier).cache()
         failed = F.col("_reason").isNotNull()
         stats = checked.agg(F.count(F.lit(1)).alias("read"),
@@ -127,12 +127,15 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     for other in quarantine[1:]:
         all_bad = all_bad.unionByName(other)
     report.reasons = {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-    quarantined = catalog.table("quarantine")
-    keys, when_matched = quarantined.merge_on()
-    result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
-                        txn=("ingest", ledger.run_id))
-    ledger.wrote("quarantine", result)
-    report.versions["quarantine"] = result.version
+    if report.reasons:   # a clean export adds nothing: no merge to pay for
+        quarantined = catalog.table("quarantine")
+        keys, when_matched = quarantined.merge_on()
+        result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
+                            txn=("ingest", ledger.run_id))
+        ledger.wrote("quarantine", result)
+        report.versions["quarantine"] = result.version
+    else:
+        report.versions["quarantine"] = None
     ledger.count("files.quarantined", len(problems))
     for part in quarantine:
         part.unpersist()

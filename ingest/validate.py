@@ -167,11 +167,11 @@ def event_dates(df: DataFrame, entity: str) -> list[date]:
     return sorted(r["d"] for r in rows)
 
 
-def earlier_rows(existing: DataFrame, entity: str, dates: list[date]) -> DataFrame:
+def earlier_rows(existing: DataFrame, entity: str, dates: list[date]) -> DataFrame | None:
     """Rows of the raw table on the batch's event dates: all a duplicate can be compared with (a filter
-    on the event date, so a table partitioned by it is read only there)."""
+    on the event date, so a table partitioned by it is read only there); None without dates."""
     if not dates:
-        return existing.limit(0)
+        return None
     return existing.where(F.to_date(EVENT_TIME[entity]).isin(*dates))
 
 
@@ -220,11 +220,13 @@ def check_references(df: DataFrame, entity: str, accounts: DataFrame, posts: Dat
     return df.drop(*[c for c in df.columns if c.startswith("_a") or c.startswith("_p")])
 
 
-def check_duplicates(df: DataFrame, entity: str, earlier: DataFrame) -> DataFrame:
+def check_duplicates(df: DataFrame, entity: str, earlier: DataFrame | None) -> DataFrame:
     """Within the export: same key + other content -> duplicate_key_conflict (all copies); exact copies
     beyond the first -> duplicate_record. Against `earlier` (the raw table's rows on the batch's event
-    dates, `earlier_rows`): other content -> conflicts_with_existing; same content -> valid but `_new`
-    = false (already ingested)."""
+    dates, `earlier_rows`; None when the table holds none): other content -> conflicts_with_existing;
+    same content -> valid but `_new` = false (already ingested).
+
+    Both in-export checks are windows over the key alone, so the batch is shuffled once for them."""
     keys = ENTITY_KEYS[entity]
     df = df.withColumn("_hash", content_hash(entity))
     valid = F.col("_reason").isNull()
@@ -232,11 +234,15 @@ def check_duplicates(df: DataFrame, entity: str, earlier: DataFrame) -> DataFram
     variants = F.size(F.collect_set(F.when(valid, F.col("_hash"))).over(by_key))
     df = flag(df, "duplicate_key_conflict", valid & (variants > 1),
               F.concat(F.lit(f"{'+'.join(keys)}: same key, "), variants.cast("string"), F.lit(" different contents")))
-    first = F.row_number().over(Window.partitionBy(*keys, "_hash", "_reason").orderBy("source_file", "_rid"))
+    # The still-valid rows of a key now share one content: all but the first are exact copies.
+    first = F.row_number().over(by_key.orderBy(F.col("_reason").isNotNull(), "source_file", "_rid"))
     df = flag(df, "duplicate_record", F.col("_reason").isNull() & (first > 1),
               F.lit("exact copy of an earlier record in this export"))
-    old = earlier.select(*keys, content_hash(entity).alias("_old_hash"))
-    df = df.join(old, on=keys, how="left")
+    if earlier is None:
+        df = df.withColumn("_old_hash", F.lit(None).cast("long"))
+    else:
+        old = earlier.select(*keys, content_hash(entity).alias("_old_hash"))
+        df = df.join(old, on=keys, how="left")
     df = flag(df, "conflicts_with_existing", F.col("_old_hash").isNotNull() & (F.col("_old_hash") != F.col("_hash")),
               F.lit("key already ingested with different content"))
     return df.withColumn("_new", F.col("_reason").isNull() & F.col("_old_hash").isNull()).drop("_old_hash")

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from genuine.core import catalog
+from genuine.core.catalog import EVENT_TIME
 from genuine.core.lake import Lake
 from genuine.core.ledger import RunLedger
 from genuine.core.privacy import load_key
@@ -85,8 +86,10 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
             rows = rows.unionByName(other)
         # Earlier rows only on the batch's event dates (one narrow pass over the batch, skipped while the
         # table is empty): the daily cost does not grow with the history.
-        dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if _has_rows(existing) else []
-        earlier = earlier_rows(existing, entity, dates)
+        earlier = None
+        if _has_rows(existing):
+            dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if entity in EVENT_TIME else []
+            earlier = earlier_rows(existing, entity, dates)
         if entity != "accounts":
             if known_accounts is None:
                 raise AssertionError("accounts are ingested first")
@@ -108,9 +111,12 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
             known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
             known_posts.count()
         # Appended, not merged: `_new` rows are not in the table on their dates (checked above), and the
-        # run's application transaction makes a retried run write nothing twice.
-        result = lake.append(table, accepted_rows(checked, entity, ledger.run_id), schema=RAW_SCHEMAS[entity],
-                             txn=("ingest", ledger.run_id))
+        # run's application transaction makes a retried run write nothing twice. Event tables get their
+        # event_date, the UTC day they are partitioned by.
+        stored = catalog.table(table)
+        rows = stored.with_partition_columns(accepted_rows(checked, entity, ledger.run_id))
+        result = lake.append(table, rows, schema=stored.schema, txn=("ingest", ledger.run_id),
+                             partition_by=stored.partition_by)
         ledger.wrote(table, result)
         report.versions[table] = result.version
         bad = quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]), ledger.run_id, now).cache()
@@ -153,8 +159,9 @@ def _with_late_raw(spark: SparkSession, checked: DataFrame, mine: list[Source], 
     if not late:
         return bad
     missing = bad.where(F.col("_raw").isNull())
-    rel = sorted(r["source_file"] for r in missing.select("source_file").distinct().collect())
-    lookups = [raw_text(spark, src, key, [f.rel for f in src.files if f.rel in rel])
+    wanted = missing.select("source_file", "_rid").distinct()
+    rel = {r["source_file"] for r in wanted.select("source_file").distinct().collect()}
+    lookups = [raw_text(spark, src, key, wanted.where(F.col("source_file").isin(*[f.rel for f in src.files])))
                for src in mine if any(f.rel in rel for f in src.files)]
     if not lookups:
         return bad

@@ -198,11 +198,14 @@ def scan(spark: SparkSession, source: Source, key: bytes, only: list[str] | None
     return _scan_parquet(spark, source, files, key)
 
 
-def raw_text(spark: SparkSession, source: Source, key: bytes, rel_files: list[str]) -> DataFrame:
-    """(source_file, _rid, raw) of every record of the given files: the raw text of records that failed
-    a check after the narrow stage (duplicates, references), read again only from their files."""
-    s = scan(spark, source, key, only=rel_files)
-    return s.frame.select("source_file", "_rid", s.raw.alias("_raw"))
+def raw_text(spark: SparkSession, source: Source, key: bytes, wanted: DataFrame) -> DataFrame:
+    """(source_file, _rid, raw) of the `wanted` (source_file, _rid) records: the raw text of records that
+    failed a check after the narrow stage (duplicates, references), read again only from their files
+    and rendered only for them."""
+    rel = sorted(r["source_file"] for r in wanted.select("source_file").distinct().collect())
+    s = scan(spark, source, key, only=[f.rel for f in source.files if f.rel in rel])
+    mine = s.frame.join(F.broadcast(wanted), ["source_file", "_rid"], "left_semi")
+    return mine.select("source_file", "_rid", s.raw.alias("_raw"))
 
 
 def empty_scan(spark: SparkSession, entity: str) -> Scan:

@@ -13,9 +13,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from genuine.core.catalog import EVENT_DATE, EVENT_TIME, utc_day
 from genuine.core.config import IngestConfig
 from genuine.core.privacy import hmac_sha256
-from genuine.core.schemas import ENTITY_KEYS, EVENT_TIME, QUARANTINE, RAW_SCHEMAS
+from genuine.core.schemas import ENTITY_KEYS, QUARANTINE, RAW_SCHEMAS
 from genuine.ingest.contract import CONTRACT, PII_KINDS, REASONS, STRING_KINDS, FieldSpec
 from genuine.ingest.ip import ip_prefix, is_ip
 from genuine.ingest.reader import Scan
@@ -161,18 +162,21 @@ def row_checks(scan: Scan, entity: str, cfg: IngestConfig, now: datetime, key: b
 
 
 def event_dates(df: DataFrame, entity: str) -> list[date]:
-    """The distinct event dates of a batch (its valid rows' event time, UTC)."""
-    col = EVENT_TIME[entity]
-    rows = df.where(F.col(col).isNotNull()).select(F.to_date(col).alias("d")).distinct().collect()
+    """The distinct event dates (UTC days, as the raw table is partitioned) of a batch's rows."""
+    col = F.col(EVENT_TIME[entity])
+    rows = df.where(col.isNotNull()).select(utc_day(col).alias("d")).distinct().collect()
     return sorted(r["d"] for r in rows)
 
 
 def earlier_rows(existing: DataFrame, entity: str, dates: list[date]) -> DataFrame | None:
-    """Rows of the raw table on the batch's event dates: all a duplicate can be compared with (a filter
-    on the event date, so a table partitioned by it is read only there); None without dates."""
+    """The rows of a raw table a batch's duplicates can be among: for an event table (partitioned by
+    `event_date`) those of the batch's dates only, read from their partitions alone; None without dates.
+    Accounts and labels are small and unpartitioned: all of them."""
+    if entity not in EVENT_TIME:
+        return existing
     if not dates:
         return None
-    return existing.where(F.to_date(EVENT_TIME[entity]).isin(*dates))
+    return existing.where(F.col(EVENT_DATE).isin(*dates))
 
 
 def content_hash(entity: str) -> Column:

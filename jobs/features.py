@@ -97,7 +97,8 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     try:
         n = snap.count()
         result = lake.overwrite(JOB, snap, predicate=f"snapshot_date = DATE'{snapshot_date.isoformat()}'",
-                                schema=FEATURE_TABLE, txn=(JOB, ctx.run_id))
+                                schema=FEATURE_TABLE, txn=(JOB, ctx.run_id),
+                                partition_by=catalog.table(JOB).partition_by)
     finally:
         snap.unpersist()
     ledger.wrote(JOB, result)

@@ -55,7 +55,7 @@ def ensure_tables(lake: Lake, tables: Iterable[str]) -> None:
         if lake.exists(table):
             continue
         try:
-            lake.create(table, catalog.schema(table))
+            lake.create(table, catalog.schema(table), partition_by=catalog.table(table).partition_by)
         except Exception:
             if not lake.exists(table):
                 raise
@@ -86,7 +86,7 @@ def merge(lake: Lake, table: str, df: DataFrame, txn: Txn) -> WriteResult:
     """Merge `df` into a table on its catalog keys, as the catalog says (insert-only or update)."""
     t = catalog.table(table)
     keys, when_matched = t.merge_on()
-    return lake.merge(table, df, keys, when_matched=when_matched, schema=t.schema, txn=txn)
+    return lake.merge(table, df, keys, when_matched=when_matched, schema=t.schema, txn=txn, partition_by=t.partition_by)
 
 
 def write(lake: Lake, ledger: RunLedger, table: str, df: DataFrame, txn: Txn) -> WriteResult:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from genuine.core import tracking
+from genuine.core import catalog, tracking
 from genuine.core.config import Config
 from genuine.core.errors import TableNotFound
 from genuine.core.lake import WriteResult
@@ -57,7 +57,8 @@ def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
             scores = score_with_champion(feats.where(F.col("snapshot_date") == F.lit(snap)), champ,
                                          feature_table_version=fv, scoring_run_id=ctx.run_id,
                                          scored_at=datetime.now(UTC))
-            result = lake.append("scores", scores, schema=SCORES, txn=txn)
+            result = lake.append("scores", scores, schema=SCORES, txn=txn,
+                                 partition_by=catalog.table("scores").partition_by)
         ctx.ledger.wrote("scores", result)
         ctx.ledger.count("scored", result.rows)
         log.info("scoring %s: %d rows -> %s (%s)", key, result.rows, lake.uri("scores"),

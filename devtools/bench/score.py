@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from genuine.core import catalog
 from genuine.core.config import Config
 from genuine.core.lake import Lake
 from genuine.core.schemas import RAW_LABELS
@@ -54,7 +55,8 @@ def bench_score(cfg: Config, accounts: int, *, train_accounts: int = 20_000, lab
     try:
         with meter.span() as gen:
             acc = synthetic_accounts(spark, accounts, seed=seed, partitions=parts)
-            lake.append("features", synthetic_features(acc, SNAPSHOT, seed=seed), schema=FEATURE_TABLE)
+            lake.append("features", synthetic_features(acc, SNAPSHOT, seed=seed), schema=FEATURE_TABLE,
+                        partition_by=catalog.table("features").partition_by)
             sample = acc.where(acc["_i"] < train_accounts)
             lake.append("raw_labels", synthetic_labels(sample, SNAPSHOT, fraction=label_fraction, seed=seed),
                         schema=RAW_LABELS)

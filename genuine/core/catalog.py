@@ -1,5 +1,11 @@
 """The table catalog: every Delta table genuine writes, with its schema, keys, merge mode and partitioning.
 
+Tables that grow every day are partitioned by a date, so a daily write or a snapshot overwrite touches
+only its own partitions and readers skip the others: the raw event tables by `event_date`, the UTC day of
+the event (a column derived when raw rows are written: `Table.with_partition_columns`), the feature and
+score tables by `snapshot_date`. Accounts, labels and the enforcement tables stay unpartitioned: they are
+small, or merged by key across all of history.
+
 Paths stay in config (`lake.tables`, so an environment can move a table); the catalog resolves them.
 The feature table's schema is generated from the feature registry, a stage that core cannot import: its
 entry names the module that owns the schema instead (`schema_owner`), and the features stage provides it.
@@ -10,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql.types import StructType
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, StructField, StructType
 
 from genuine.core.config import Config
 from genuine.core.lake.base import MatchedAction
@@ -39,8 +47,16 @@ class Table:
     # hashes, so a repeated write adds nothing and never rewrites history), "update" for current state.
     # None: the table is not merged (appended per run, or overwritten per snapshot).
     when_matched: MatchedAction | None = None
-    partition_by: tuple[str, ...] = ()      # none today: no table is large enough to need it
+    partition_by: tuple[str, ...] = ()      # Delta partition columns (set when the table is created)
     schema_owner: str | None = None         # "module:ATTRIBUTE" of a stage-generated schema
+    partition_from: str | None = None       # the timestamp whose UTC day is the (derived) partition column
+
+    def with_partition_columns(self, df: DataFrame) -> DataFrame:
+        """`df` with its derived partition column (the UTC day of `partition_from`); unchanged otherwise."""
+        if self.partition_from is None:
+            return df
+        (column,) = self.partition_by
+        return df.withColumn(column, utc_day(F.col(self.partition_from)))
 
     def merge_on(self) -> tuple[list[str], MatchedAction]:
         """(keys, when_matched) of a merged table; a table written otherwise is refused."""
@@ -57,12 +73,33 @@ class Table:
         return cfg.table(self.name)
 
 
+MICROS_PER_DAY = 86_400_000_000
+EVENT_DATE = "event_date"
+SNAPSHOT_DATE = "snapshot_date"
+EVENT_TIME = {"posts": "created_at", "interactions": "created_at", "sessions": "started_at", "reports": "created_at"}
+"""The raw event tables and the timestamp each one's `event_date` partition is derived from."""
+
+
+def utc_day(ts: Column) -> Column:
+    """The UTC calendar day of a timestamp, whatever the session time zone (plain arithmetic on the instant)."""
+    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / MICROS_PER_DAY).cast("int"))
+
+
+def _raw(entity: str, schema: StructType) -> Table:
+    keys = tuple(ENTITY_KEYS[entity])
+    if entity not in EVENT_TIME:
+        return Table(RAW_TABLE[entity], schema, keys, "ignore")
+    stored = StructType([*schema.fields, StructField(EVENT_DATE, DateType(), True)])
+    return Table(RAW_TABLE[entity], stored, keys, "ignore", partition_by=(EVENT_DATE,), partition_from=EVENT_TIME[entity])
+
+
 _TABLES = [
-    *[Table(RAW_TABLE[entity], schema, tuple(ENTITY_KEYS[entity]), "ignore") for entity, schema in RAW_SCHEMAS.items()],
+    *[_raw(entity, schema) for entity, schema in RAW_SCHEMAS.items()],
     Table("quarantine", QUARANTINE, ("quarantine_id",), "ignore"),
-    Table("features", None, ("account_id", "snapshot_date"), schema_owner="genuine.features.catalog:FEATURE_TABLE"),
+    Table("features", None, ("account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,),
+          schema_owner="genuine.features.catalog:FEATURE_TABLE"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
-    Table("scores", SCORES, ("scoring_run_id", "account_id", "snapshot_date")),
+    Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),
     Table("action_log", ACTION_LOG, ("action_id",), "ignore"),
     Table("review_queue", REVIEW_QUEUE, ("queue_id",), "update"),

@@ -40,6 +40,11 @@ class DeltaSparkUnavailableError(LakeError):
     """lake.engine=delta-spark, but the delta-spark JVM classes neither load nor resolve from Maven."""
 
 
+class PartitioningMismatch(LakeError):
+    """A table exists with other partition columns than its catalog entry declares (a lake made before
+    partitioning): Delta cannot change a table's partitioning in place; docs/maintenance.md says what to do."""
+
+
 class PredicateViolation(LakeError):
     """Rows written with an overwrite predicate do not all satisfy that predicate."""
 

@@ -50,16 +50,6 @@ ENTITY_KEYS: dict[str, list[str]] = {
     "reports": ["report_id"],
     "labels": ["account_id", "source", "decided_at"],
 }
-# The time that places a record on a day: ingest compares a batch only with earlier rows of the dates
-# it holds, so a raw table partitioned by that date is read only where the batch falls.
-EVENT_TIME: dict[str, str] = {
-    "accounts": "created_at",
-    "posts": "created_at",
-    "interactions": "created_at",
-    "sessions": "started_at",
-    "reports": "created_at",
-    "labels": "decided_at",
-}
 REQUIRED_ENTITIES = ("accounts", "posts", "interactions", "sessions", "reports")
 OPTIONAL_ENTITIES = ("labels",)
 

@@ -1,4 +1,5 @@
-"""Duplicate checks compare a batch only with the raw table's rows on the batch's event dates."""
+"""Duplicate checks compare a batch only with the raw table's rows on the batch's event dates (UTC days,
+the table's `event_date` partitions)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from genuine.core import catalog
 from genuine.core.schemas import RAW_SESSIONS
 from genuine.ingest.validate import earlier_rows, event_dates
 from tests.oracles import sorted_frame
@@ -13,7 +15,7 @@ from tests.oracles import sorted_frame
 
 def _sessions(spark, rows):
     full = [{f.name: None for f in RAW_SESSIONS.fields} | r for r in rows]
-    return spark.createDataFrame(full, RAW_SESSIONS)
+    return catalog.table("raw_sessions").with_partition_columns(spark.createDataFrame(full, RAW_SESSIONS))
 
 
 def test_earlier_rows_are_those_of_the_batch_dates(spark):
@@ -31,3 +33,4 @@ def test_earlier_rows_are_those_of_the_batch_dates(spark):
     want = every[every.started_at.dt.date.isin(dates)][["session_id"]]
     pd.testing.assert_frame_equal(sorted_frame(got, ["session_id"]), sorted_frame(want, ["session_id"]))
     assert earlier_rows(existing, "sessions", []) is None
+    assert earlier_rows(existing, "accounts", []) is existing     # unpartitioned and small: all of it

@@ -7,6 +7,7 @@ where its classes load, delta-rs otherwise (this machine, CI, a laptop offline).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
-from genuine.core.errors import DeltaSparkUnavailableError, SchemaMismatch
+from genuine.core.errors import DeltaSparkUnavailableError, PartitioningMismatch, SchemaMismatch
 from genuine.core.lake.base import CompactResult, Engine, MatchedAction, Txn, VacuumResult, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
@@ -53,8 +54,14 @@ class Lake:
     def version(self, table: str) -> int | None:
         return self.engine.version(self.uri(table))
 
-    def create(self, table: str, schema: StructType) -> None:
-        self.engine.create(self.uri(table), _nullable(schema))
+    def create(self, table: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
+        uri = self.uri(table)
+        if self.engine.exists(uri):
+            self._check_partitioning(table, uri, partition_by)
+        self.engine.create(uri, _nullable(schema), partition_by)
+
+    def partition_columns(self, table: str) -> list[str]:
+        return self.engine.partition_columns(self.uri(table))
 
     def read(self, table: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
         return self.engine.read(self.uri(table), version=version, timestamp=timestamp)
@@ -94,13 +101,28 @@ class Lake:
     def cleanup_log(self, table: str) -> None:
         self.engine.cleanup_log(self.uri(table))
 
-    def _ensure(self, table: str, df: DataFrame, schema: StructType | None) -> str:
+    def _ensure(self, table: str, df: DataFrame, schema: StructType | None, partition_by: Sequence[str]) -> str:
         uri = self.uri(table)
         if not self.engine.exists(uri):
-            self.engine.create(uri, _nullable(schema or df.schema))
+            self.engine.create(uri, _nullable(schema or df.schema), partition_by)
         else:
+            self._check_partitioning(table, uri, partition_by)
             self._evolve(uri, df, schema)
         return uri
+
+    def _check_partitioning(self, table: str, uri: str, partition_by: Sequence[str]) -> None:
+        """A write that declares partition columns refuses a table partitioned otherwise (one made before
+        the catalog partitioned it): Delta cannot repartition in place, and a silent write would keep the
+        table unpartitioned for good. Writes that declare none take the table as it is."""
+        if not partition_by:
+            return
+        have = self.engine.partition_columns(uri)
+        if list(have) != list(partition_by):
+            raise PartitioningMismatch(
+                f"table {table} at {uri} is partitioned by {have or 'nothing'} but the catalog declares "
+                f"{list(partition_by)}: it was made before genuine partitioned its tables, and Delta cannot "
+                f"repartition a table in place. Ingest the exports again into a new lake.root, or rewrite the "
+                f"table partitioned (docs/maintenance.md, 'Lakes made before partitioning')")
 
     def _evolve(self, uri: str, df: DataFrame, schema: StructType | None) -> None:
         """A table created before its declared schema gained a column gets that column (nullable: older
@@ -119,16 +141,18 @@ class Lake:
         log.info("%s: added column(s) %s of the declared schema", uri, ", ".join(extra))
 
     def append(self, table: str, df: DataFrame, schema: StructType | None = None,
-               txn: Txn | None = None) -> WriteResult:
-        return self.engine.append(self._ensure(table, df, schema), df, txn)
+               txn: Txn | None = None, partition_by: Sequence[str] = ()) -> WriteResult:
+        return self.engine.append(self._ensure(table, df, schema, partition_by), df, txn)
 
     def overwrite(self, table: str, df: DataFrame, predicate: str | None = None,
-                  schema: StructType | None = None, txn: Txn | None = None) -> WriteResult:
-        return self.engine.overwrite(self._ensure(table, df, schema), df, predicate, txn)
+                  schema: StructType | None = None, txn: Txn | None = None,
+                  partition_by: Sequence[str] = ()) -> WriteResult:
+        return self.engine.overwrite(self._ensure(table, df, schema, partition_by), df, predicate, txn)
 
     def merge(self, table: str, df: DataFrame, keys: list[str], when_matched: MatchedAction = "update",
-              schema: StructType | None = None, txn: Txn | None = None) -> WriteResult:
-        return self.engine.merge(self._ensure(table, df, schema), df, keys, when_matched, txn)
+              schema: StructType | None = None, txn: Txn | None = None,
+              partition_by: Sequence[str] = ()) -> WriteResult:
+        return self.engine.merge(self._ensure(table, df, schema, partition_by), df, keys, when_matched, txn)
 
 
 def _nullable(schema: StructType) -> StructType:

@@ -2,7 +2,9 @@
 
 Each logical write is ONE Delta transaction. Row-level operations (predicate overwrite, merge) are
 copy-on-write, as Delta itself does them: the files holding affected rows are rewritten by Spark and
-swapped in by one commit of remove + add actions. Commits are made with no automatic retry against the
+swapped in by one commit of remove + add actions. A partitioned table gets Hive-style partition folders
+(`event_date=2026-01-05/`) under each write's folder, the values in each add action, and a predicate on
+partition columns alone replaces whole partitions from the log, reading no data file. Commits are made with no automatic retry against the
 snapshot that was read, so a concurrent writer makes our commit fail and the whole operation is redone
 on the new snapshot: serializable, no lost update.
 """
@@ -13,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
@@ -23,10 +26,11 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Field
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction, Transaction
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from genuine.core.errors import DuplicateMergeKeys, LakeError, PredicateViolation, TableNotFound
 from genuine.core.lake.base import (
@@ -43,6 +47,14 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
 """Sub-folder of the table root that holds the part files; never the root itself (that holds _delta_log)."""
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+"""The folder name Spark gives a null partition value."""
+FILE_COL = "_file"
+"""Column a read adds on request: the part file a row came from."""
+_PART_KEY = "_part_key"
+_LOG_PATH = "_log_path"
+PATH_SAFE = "/="
+"""Characters a log path keeps unescaped (Delta writes `event_date=2026-01-05/...` so); adds and removes agree."""
 
 
 def txn_id(txn: Txn) -> str:
@@ -76,12 +88,39 @@ class DeltaRsEngine:
         dt = self._table(uri, version)
         if timestamp is not None:
             dt.load_as_version(timestamp)
-        return self._read_files(dt.file_uris(), self.spark_schema(dt))
+        return self._read_files(dt, dt.file_uris())
 
-    def _read_files(self, files: list[str], schema: StructType) -> DataFrame:
+    def _read_files(self, dt: DeltaTable, files: list[str], with_file: bool = False) -> DataFrame:
+        """Some of the table's part files, in its schema; `with_file` adds the path each row came from
+        (FILE_COL). Partition values are not in the files but in the log: each row gets its file's values
+        by a broadcast join on the file's path below the table root (Spark's own partition discovery
+        cannot be used: each write has its own folder, and Delta's writers lay files out as they like)."""
+        schema = self.spark_schema(dt)
+        parts = dt.metadata().partition_columns
         if not files:
-            return self.spark.createDataFrame([], schema)
-        return self.spark.read.schema(schema).parquet(*files)
+            empty = self.spark.createDataFrame([], schema)
+            return empty.withColumn(FILE_COL, F.lit(None).cast("string")) if with_file else empty
+        data = StructType([f for f in schema.fields if f.name not in parts])
+        df = self.spark.read.schema(data).parquet(*files).withColumn(FILE_COL, F.col("_metadata.file_path"))
+        if parts:
+            tail = F.array_join(F.slice(F.split(F.url_decode(F.col(FILE_COL)), "/"), -(len(parts) + 1),
+                                        len(parts) + 1), "/")
+            by_file = self._partition_frame(dt, parts, schema).drop(_LOG_PATH)
+            df = df.withColumn(_PART_KEY, tail).join(F.broadcast(by_file), on=_PART_KEY, how="inner")
+        return df.select(*schema.fieldNames(), *([FILE_COL] if with_file else []))
+
+    def _partition_frame(self, dt: DeltaTable, parts: list[str], schema: StructType) -> DataFrame:
+        """One row per live file of `dt`, from the log: its path as the log holds it (_LOG_PATH), its last
+        folders + name (_PART_KEY) and its typed partition values."""
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist() if actions.num_rows else []
+        keys = ["/".join(unquote(p).split("/")[-(len(parts) + 1):]) for p in paths]
+        values = [actions.column(f"partition.{c}").cast(pa.string()).to_pylist() if paths else [] for c in parts]
+        frame = self.spark.createDataFrame(
+            list(zip(paths, keys, *values, strict=True)),
+            StructType([StructField(c, StringType()) for c in (_LOG_PATH, _PART_KEY, *parts)]))
+        types = {f.name: f.dataType for f in schema.fields}
+        return frame.select(_LOG_PATH, _PART_KEY, *[F.col(c).cast(types[c]).alias(c) for c in parts])
 
     def history(self, uri: str) -> list[dict[str, Any]]:
         return self._table(uri).history()
@@ -139,9 +178,12 @@ class DeltaRsEngine:
         dt.cleanup_metadata()
 
     # --- writing -------------------------------------------------------------------------------
-    def create(self, uri: str, schema: StructType) -> None:
+    def create(self, uri: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
         if not self.exists(uri):
-            DeltaTable.create(uri, to_arrow(schema), mode="ignore")
+            DeltaTable.create(uri, to_arrow(schema), mode="ignore", partition_by=list(partition_by) or None)
+
+    def partition_columns(self, uri: str) -> list[str]:
+        return list(self._table(uri).metadata().partition_columns)
 
     def schema(self, uri: str) -> StructType:
         return self.spark_schema(self._table(uri))     # from the log: no data file is listed
@@ -165,8 +207,11 @@ class DeltaRsEngine:
             current = dt.file_uris()
             if predicate is None:
                 return df, current
+            whole = self._partitions_matching(dt, predicate)
+            if whole is not None:
+                return df, whole
             affected = self._files_matching(current, dt, F.coalesce(F.expr(predicate), F.lit(False)))
-            kept = self._read_files(affected, self.spark_schema(dt)).where(
+            kept = self._read_files(dt, affected).where(
                 ~F.coalesce(F.expr(predicate), F.lit(False)))
             return kept.unionByName(df), affected
 
@@ -179,14 +224,13 @@ class DeltaRsEngine:
             raise DuplicateMergeKeys(f"merge source for {uri} holds duplicate keys {keys}")
 
         def plan(dt: DeltaTable) -> tuple[DataFrame | None, list[str]]:
-            schema = self.spark_schema(dt)
             current = dt.file_uris()
-            target = self._read_files(current, schema)
+            target = self._read_files(dt, current)
             if when_matched == "ignore":
                 return df.join(target.select(*keys), on=keys, how="left_anti"), []
             source_keys = df.select(*keys)
             affected = self._files_matching(current, dt, None, semi=source_keys, keys=keys)
-            kept = self._read_files(affected, schema).join(source_keys, on=keys, how="left_anti")
+            kept = self._read_files(dt, affected).join(source_keys, on=keys, how="left_anti")
             return kept.unionByName(df), affected
 
         return self._commit_loop(uri, txn, plan, op="merge")
@@ -197,15 +241,28 @@ class DeltaRsEngine:
         """The part files that hold at least one affected row (only file names reach the driver)."""
         if not files:
             return []
-        rows = self._read_files(files, self.spark_schema(dt)).withColumn("_file", F.input_file_name())
+        rows = self._read_files(dt, files, with_file=True)
         if cond is not None:
             rows = rows.where(cond)
         if semi is not None and keys is not None:
             rows = rows.join(semi, on=keys, how="left_semi")
-        hit = {r["_file"] for r in rows.select("_file").distinct().collect()}
+        hit = {r[FILE_COL] for r in rows.select(FILE_COL).distinct().collect()}
         # input_file_name() and file_uris() may differ in scheme/escaping: match on the normalised path.
         norm = {_norm(f): f for f in files}
         return sorted(norm[_norm(h)] for h in hit if _norm(h) in norm)
+
+    def _partitions_matching(self, dt: DeltaTable, predicate: str) -> list[str] | None:
+        """The files of the partitions a predicate on partition columns selects, from the log alone; None
+        when the table is not partitioned or the predicate names another column (then files are read)."""
+        parts = dt.metadata().partition_columns
+        if not parts:
+            return None
+        try:
+            hit = (self._partition_frame(dt, parts, self.spark_schema(dt))
+                   .where(F.coalesce(F.expr(predicate), F.lit(False))).select(_LOG_PATH).collect())
+        except AnalysisException:
+            return None
+        return sorted(absolute_path(dt.table_uri, r[_LOG_PATH]) for r in hit)
 
     def _commit_loop(self, uri: str, txn: Txn | None, plan: Any, op: str,
                      allow_retry_free: bool = False) -> WriteResult:
@@ -217,7 +274,8 @@ class DeltaRsEngine:
                 log.info("%s on %s skipped: txn %s already committed", op, uri, txn_id(txn))
                 return WriteResult(None, 0, "txn already committed")
             new_rows, removed = plan(dt)
-            adds, rows, staged = self._write_files(uri, new_rows, self.spark_schema(dt))
+            parts = dt.metadata().partition_columns
+            adds, rows, staged = self._write_files(uri, new_rows, self.spark_schema(dt), parts)
             if not adds and not removed and op != "overwrite":
                 self._cleanup(staged)
                 return WriteResult(None, 0, "no rows")
@@ -232,9 +290,10 @@ class DeltaRsEngine:
             )
             try:
                 if op == "overwrite" and not removed and not adds:
-                    dt.create_write_transaction([], mode="overwrite", schema=dt.schema(), commit_properties=props)
+                    dt.create_write_transaction([], mode="overwrite", schema=dt.schema(), partition_by=parts or None,
+                                                commit_properties=props)
                 else:
-                    dt.create_write_transaction(actions, mode="append", schema=dt.schema(),
+                    dt.create_write_transaction(actions, mode="append", schema=dt.schema(), partition_by=parts or None,
                                                 commit_properties=props)
             except (CommitFailedError, DeltaError) as exc:
                 self._cleanup(staged)
@@ -248,16 +307,19 @@ class DeltaRsEngine:
             return WriteResult(version, rows)
         raise LakeError(f"{op} on {uri}: gave up after {self.max_attempts} attempts")
 
-    def _write_files(self, uri: str, df: DataFrame | None, schema: StructType
+    def _write_files(self, uri: str, df: DataFrame | None, schema: StructType, partition_by: Sequence[str] = ()
                      ) -> tuple[list[AddAction], int, str | None]:
         if df is None:
             return [], 0, None
         rel_dir = f"{DATA_DIR}/{uuid.uuid4().hex}"
         target = f"{uri.rstrip('/')}/{rel_dir}"
         ordered = df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
-        ordered.write.mode("errorifexists").parquet(target)
+        writer = ordered.write.mode("errorifexists")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.parquet(target)
         fs, root = pafs.FileSystem.from_uri(target)
-        infos = [i for i in fs.get_file_info(pafs.FileSelector(root)) if i.path.endswith(".parquet")]
+        infos = [i for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.path.endswith(".parquet")]
         adds, total = [], 0
         for info in infos:
             meta = pq.read_metadata(info.path, filesystem=fs)
@@ -265,8 +327,9 @@ class DeltaRsEngine:
                 fs.delete_file(info.path)
                 continue
             total += meta.num_rows
-            name = info.path.rsplit("/", 1)[-1]
-            adds.append(AddAction(path=f"{rel_dir}/{name}", size=info.size, partition_values={},
+            name = info.path[len(root.rstrip("/")) + 1:]          # part file, under its partition folders
+            adds.append(AddAction(path=quote(f"{rel_dir}/{name}", safe=PATH_SAFE), size=info.size,
+                                  partition_values=partition_values(name, partition_by),
                                   modification_time=int(info.mtime.timestamp() * 1000), data_change=True,
                                   stats=json.dumps({"numRecords": meta.num_rows})))
         return adds, total, target
@@ -289,6 +352,16 @@ RETENTION_PROPERTIES = ("delta.deletedFileRetentionDuration", "delta.logRetentio
 def retention_properties(data_hours: int, log_hours: int) -> dict[str, str]:
     data, log_ = RETENTION_PROPERTIES
     return {data: retention_interval(data_hours), log_: retention_interval(log_hours)}
+
+
+def partition_values(path: str, columns: Sequence[str]) -> dict[str, str | None]:
+    """The partition values of a Hive-style relative path (`event_date=2026-01-05/part-0.parquet`), as the
+    Delta log holds them (strings; null for Spark's default partition)."""
+    found = dict(seg.split("=", 1) for seg in path.split("/")[:-1] if "=" in seg)
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise LakeError(f"part file {path} has no partition folder for {missing}")
+    return {c: None if found[c] == HIVE_NULL else unquote(found[c]) for c in columns}
 
 
 def file_sizes(paths: list[str]) -> dict[str, int]:
@@ -329,7 +402,7 @@ def _relative(uri: str, file_uri: str) -> str:
     full = _norm(file_uri)
     if not full.startswith(base):
         raise LakeError(f"{file_uri} is not under table {uri}")
-    return quote(full[len(base):])
+    return quote(full[len(base):], safe=PATH_SAFE)
 
 
 def _is_conflict(exc: Exception) -> bool:

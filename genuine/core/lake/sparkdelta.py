@@ -1,20 +1,22 @@
 """The JVM Delta connector (delta-spark): what Delta itself offers, no copy-on-write of our own.
 
 Appends and overwrites are DataFrame writes (`replaceWhere` for predicate overwrites), upserts are Delta's
-MERGE, time travel is `versionAsOf`/`timestampAsOf`, and idempotency is Delta's application transactions:
-the `txnAppId`/`txnVersion` writer options for writes and the same two session settings for MERGE (Delta
-skips a write whose transaction it already holds). Delta's optimistic concurrency rejects a commit that
-conflicts with one that landed meanwhile; the operation is then redone on the new snapshot, as the
-delta-rs engine does. Versions and row counts come from Delta's own history (`operationMetrics`), so a
-write is computed once. Only `already_committed` reads the log with delta-rs: Delta's Python API has no
-call for an application transaction's version, and the log is the same protocol.
+MERGE, time travel is `versionAsOf`/`timestampAsOf`, partitioning is Delta's own (writes follow the
+table's partition columns; a `replaceWhere` on them removes those partitions' files only), and idempotency
+is Delta's application transactions: the `txnAppId`/`txnVersion` writer options for writes and the same
+two session settings for MERGE (Delta skips a write whose transaction it already holds). Delta's
+optimistic concurrency rejects a commit that conflicts with one that landed meanwhile; the operation is
+then redone on the new snapshot, as the delta-rs engine does. Versions and row counts come from Delta's
+own history (`operationMetrics`), so a write is computed once. Only `already_committed` reads the log
+with delta-rs: Delta's Python API has no call for an application transaction's version, and the log is
+the same protocol.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -169,9 +171,15 @@ class SparkDeltaEngine:
         each time it writes a checkpoint (every `delta.checkpointInterval` commits, 10 by default)."""
 
     # --- writing -------------------------------------------------------------------------------
-    def create(self, uri: str, schema: StructType) -> None:
+    def create(self, uri: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
         if not self.exists(uri):
-            self.DeltaTable.createIfNotExists(self.spark).location(uri).addColumns(schema).execute()
+            builder = self.DeltaTable.createIfNotExists(self.spark).location(uri).addColumns(schema)
+            if partition_by:
+                builder = builder.partitionedBy(*partition_by)
+            builder.execute()
+
+    def partition_columns(self, uri: str) -> list[str]:
+        return list(self._detail(uri)["partitionColumns"])
 
     def append(self, uri: str, df: DataFrame, txn: Txn | None) -> WriteResult:
         if not self.exists(uri):

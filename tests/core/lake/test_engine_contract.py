@@ -12,17 +12,10 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructField, Str
 from pyspark.testing import assertDataFrameEqual
 
 from genuine.core.errors import DuplicateMergeKeys, PredicateViolation, SchemaMismatch
-from genuine.core.lake import Lake, make_engine
 from tests.oracles import read_delta_rs, sorted_frame
 
 SCHEMA = StructType([StructField("k", StringType(), True), StructField("v", LongType(), True),
                      StructField("day", StringType(), True)])
-
-
-@pytest.fixture(params=["delta-rs", pytest.param("delta-spark", marks=pytest.mark.jvm_delta)])
-def lake(request, spark, cfg_factory):
-    cfg = cfg_factory(f"lake.engine={request.param}")
-    return Lake(spark, cfg, make_engine(spark, request.param))
 
 
 def rows(spark, data):

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from genuine.core.lake import Lake, make_engine
+from genuine.core.lake import Lake
 from tests.oracles import data_files_on_disk, live_files
 
 SCHEMA = StructType([StructField("k", StringType(), True), StructField("v", LongType(), True)])
 APPENDS = 4
-
-
-@pytest.fixture(params=["delta-rs", pytest.param("delta-spark", marks=pytest.mark.jvm_delta)])
-def lake(request, spark, cfg_factory):
-    cfg = cfg_factory(f"lake.engine={request.param}")
-    return Lake(spark, cfg, make_engine(spark, request.param))
 
 
 def parquet(files: tuple[str, ...]) -> set[str]:

@@ -46,6 +46,7 @@ docs: $(STAMP)
 
 bench: $(STAMP) check-java
 	$(BIN)/genuine bench simulate
+	$(BIN)/genuine bench ingest
 	$(BIN)/genuine bench features
 	$(BIN)/genuine bench score
 	@# needs the labelled corpus (text_detector.corpus); without it this one says so and the rest still ran

@@ -1,8 +1,9 @@
 """`genuine ingest DIR`: a platform export -> raw Delta tables, every bad record quarantined with a reason.
 
 Counts are exact by construction: read = accepted + quarantined per entity, and accepted = new +
-already present. Raw tables are written with insert-if-absent merges keyed by the entity key, and
-quarantine rows carry deterministic ids, so ingesting the same export twice changes no table.
+already present. New rows are those whose key is not in the raw table on the batch's event dates; they
+are appended with the run's application transaction, and quarantine rows carry deterministic ids, so
+ingesting the same export twice (or retrying a run) changes no table.
 """
 
 from __future__ import annotations
@@ -12,22 +13,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from genuine.core import catalog
+from genuine.core.catalog import EVENT_TIME
 from genuine.core.lake import Lake
 from genuine.core.ledger import RunLedger
 from genuine.core.privacy import load_key
 from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
-from genuine.ingest.reader import discover, probe, read_records
+from genuine.ingest.reader import Source, discover, empty_scan, probe, raw_text, scan, sources
 from genuine.ingest.validate import (
     accepted_rows,
     check_duplicates,
     check_references,
+    earlier_rows,
+    event_dates,
     file_problem_rows,
-    parse,
     quarantine_rows,
+    row_checks,
 )
 
 __all__ = ["ingest", "IngestReport"]
@@ -65,10 +69,7 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     good, problems, schemas = probe(spark, files)
     for p in problems:
         log.warning("file %s quarantined: %s (%s)", p.file.rel, p.reason, p.detail)
-    # Not cached: each entity's parse reads only its own files (the optimizer prunes the other union
-    # branches on the literal entity), while a cache of the whole export as JSON text outgrew memory at
-    # 100k accounts and would be tens of GB at 1M.
-    records = read_records(spark, good, schemas)
+    by_entity = sources(spark, good, schemas)
     report = IngestReport(ledger.run_id, files_quarantined=len(problems))
     quarantine: list[DataFrame] = [file_problem_rows(spark, problems, ledger.run_id, now)] if problems else []
 
@@ -77,37 +78,50 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         table = RAW_TABLE[entity]
         existing = lake.read_or_empty(table, RAW_SCHEMAS[entity])
         ledger.read(table)
-        parsed = parse(records, entity, cfg.ingest, now, key)
-        if known_accounts is None and entity != "accounts":
-            raise AssertionError("accounts are ingested first")
+        mine = by_entity.get(entity, [])
+        scans = [scan(spark, src, key) for src in mine] or [empty_scan(spark, entity)]
+        parts = [row_checks(s, entity, cfg.ingest, now, key) for s in scans]
+        rows = parts[0]
+        for other in parts[1:]:
+            rows = rows.unionByName(other)
+        # Earlier rows only on the batch's event dates (one narrow pass over the batch, skipped while the
+        # table is empty): the daily cost does not grow with the history.
+        earlier = None
+        if _has_rows(existing):
+            dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if entity in EVENT_TIME else []
+            earlier = earlier_rows(existing, entity, dates)
         if entity != "accounts":
-            parsed = check_references(parsed, entity, known_accounts, known_posts)
-        checked = check_duplicates(parsed.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity, existing).cache()
+            if known_accounts is None:
+                raise AssertionError("accounts are ingested first")
+            rows = check_references(rows, entity, known_accounts, known_posts)
+        checked = check_duplicates(rows.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity, earlier).cache()
+        failed = F.col("_reason").isNotNull()
         stats = checked.agg(F.count(F.lit(1)).alias("read"),
-                            F.count(F.when(F.col("_reason").isNull(), 1)).alias("accepted"),
-                            F.count(F.when(F.col("_new"), 1)).alias("new")).first()
+                            F.count(F.when(~failed, 1)).alias("accepted"),
+                            F.count(F.when(F.col("_new"), 1)).alias("new"),
+                            F.count(F.when(failed & F.col("_raw").isNull(), 1)).alias("late")).first()
         counts = EntityCounts(stats["read"], stats["accepted"], stats["new"], stats["read"] - stats["accepted"])
         report.entities[entity] = counts
         if entity == "accounts":
-            valid = checked.where(F.col("_reason").isNull()).select("account_id", "created_at")
+            valid = checked.where(~failed).select("account_id", "created_at")
             known_accounts = valid.unionByName(existing.select("account_id", "created_at")).distinct().cache()
             known_accounts.count()   # materialized now: `checked` is released at the end of this entity
         if entity == "posts":
-            valid = checked.where(F.col("_reason").isNull()).select("post_id", "account_id", "created_at")
+            valid = checked.where(~failed).select("post_id", "account_id", "created_at")
             known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
             known_posts.count()
-        stored = catalog.table(table)     # event tables: + event_date, the UTC day they are partitioned by
+        # Appended, not merged: `_new` rows are not in the table on their dates (checked above), and the
+        # run's application transaction makes a retried run write nothing twice. Event tables get their
+        # event_date, the UTC day they are partitioned by.
+        stored = catalog.table(table)
         rows = stored.with_partition_columns(accepted_rows(checked, entity, ledger.run_id))
-        keys, when_matched = stored.merge_on()
-        result = lake.merge(table, rows, keys=keys, when_matched=when_matched, schema=stored.schema,
-                            txn=("ingest", ledger.run_id), partition_by=stored.partition_by)
+        result = lake.append(table, rows, schema=stored.schema, txn=("ingest", ledger.run_id),
+                             partition_by=stored.partition_by)
         ledger.wrote(table, result)
         report.versions[table] = result.version
-        bad = quarantine_rows(checked, ledger.run_id, now).cache()
+        bad = quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]), ledger.run_id, now).cache()
         bad.count()
         quarantine.append(bad)
-        # Every entity's checked rows stayed cached until the end of the run: at 1M accounts that is the
-        # whole export twice over (JSON text + typed columns).
         checked.unpersist()
         for name, n in (("read", counts.read), ("accepted", counts.accepted), ("new", counts.new),
                         ("quarantined", counts.quarantined)):
@@ -119,13 +133,43 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     for other in quarantine[1:]:
         all_bad = all_bad.unionByName(other)
     report.reasons = {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-    quarantined = catalog.table("quarantine")
-    keys, when_matched = quarantined.merge_on()
-    result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
-                        txn=("ingest", ledger.run_id))
-    ledger.wrote("quarantine", result)
-    report.versions["quarantine"] = result.version
+    if report.reasons:   # a clean export adds nothing: no merge to pay for
+        quarantined = catalog.table("quarantine")
+        keys, when_matched = quarantined.merge_on()
+        result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
+                            txn=("ingest", ledger.run_id))
+        ledger.wrote("quarantine", result)
+        report.versions["quarantine"] = result.version
+    else:
+        report.versions["quarantine"] = None
     ledger.count("files.quarantined", len(problems))
     for part in quarantine:
         part.unpersist()
     return report
+
+
+def _has_rows(df: DataFrame) -> bool:
+    return bool(df.limit(1).count())
+
+
+def _with_late_raw(spark: SparkSession, checked: DataFrame, mine: list[Source], key: bytes, late: int) -> DataFrame:
+    """The failed rows with their raw text. Records that failed a check after the narrow stage
+    (duplicates, references) carry none yet: it is read again from their files only (by `_rid`)."""
+    bad = checked.where(F.col("_reason").isNotNull())
+    if not late:
+        return bad
+    missing = bad.where(F.col("_raw").isNull())
+    wanted = missing.select("source_file", "_rid").distinct()
+    rel = {r["source_file"] for r in wanted.select("source_file").distinct().collect()}
+    lookups = [raw_text(spark, src, key, wanted.where(F.col("source_file").isin(*[f.rel for f in src.files])))
+               for src in mine if any(f.rel in rel for f in src.files)]
+    if not lookups:
+        return bad
+    lookup = lookups[0]
+    for other in lookups[1:]:
+        lookup = lookup.unionByName(other)
+    # One raw text per record id (two identical lines share an id and a text).
+    lookup = lookup.groupBy("source_file", "_rid").agg(F.min("_raw").alias("_found"))
+    filled = (missing.join(lookup, ["source_file", "_rid"], "left")
+              .withColumn("_raw", F.col("_found")).drop("_found"))
+    return bad.where(F.col("_raw").isNotNull()).unionByName(filled)

@@ -4,8 +4,7 @@ An address is never stored; ingest keeps the HMAC of the full address (`ip_hash`
 network prefix (`ip_prefix_hash`): the /24 of an IPv4 address ("a.b.c.0/24") or the /48 of an IPv6
 address (its first three hextets, lower case without leading zeros: "2001:db8:0::/48"). An IPv4-mapped
 IPv6 address (::ffff:a.b.c.d, in any spelling) is the IPv4 address it maps. Accounts behind one proxy
-pool share a prefix without sharing an address. Everything is a Spark expression (no Python UDF), so the
-same text comes out of ingest and the trusted load.
+pool share a prefix without sharing an address. Everything is a Spark expression (no Python UDF).
 """
 
 from __future__ import annotations

@@ -1,45 +1,58 @@
-"""Pure transforms that split canonical records into typed rows and quarantine rows with a reason.
+"""Pure transforms that split scanned records into typed rows and quarantine rows with a reason.
 
 Every check is a Spark expression (no Python UDFs); a record earns the first reason in
-`contract.REASONS` order that applies, with a detail naming the field and value.
+`contract.REASONS` order that applies, with a detail naming the field (and, except for personal
+identifiers, the value). A record's raw text is computed only for the records that fail.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from genuine.core.catalog import EVENT_DATE, EVENT_TIME, utc_day
 from genuine.core.config import IngestConfig
 from genuine.core.privacy import hmac_sha256
 from genuine.core.schemas import ENTITY_KEYS, QUARANTINE, RAW_SCHEMAS
-from genuine.ingest.contract import CONTRACT, REASONS, FieldSpec
+from genuine.ingest.contract import CONTRACT, PII_KINDS, REASONS, STRING_KINDS, FieldSpec
 from genuine.ingest.ip import ip_prefix, is_ip
+from genuine.ingest.reader import Scan
 
 ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$"
 EPOCH_MS = r"^-?\d{1,15}$"
 PHASH = r"^[0-9a-fA-F]{16}$"
-MEDIA_RAW = "array<struct<phash:string,aigc_label:string>>"
+STRUCTURAL_DETAIL = {"invalid_utf8": "bytes that are not valid UTF-8", "malformed_json": "not valid JSON",
+                     "not_an_object": "JSON value is not an object"}
 
 Check = tuple[str, Column, Column]   # (reason, failing condition, detail)
 
 
 def _v(name: str) -> Column:
-    return F.col("_m").getItem(name)
+    return F.col(name)
 
 
-def _missing(name: str) -> Column:
-    return _v(name).isNull() | (F.trim(_v(name)) == "")
+def _t(name: str) -> Column:
+    """The parsed timestamp of a timestamp field (computed once, in `row_checks`)."""
+    return F.col(f"_t_{name}")
+
+
+def _missing(spec: FieldSpec) -> Column:
+    v = _v(spec.name)
+    return v.isNull() | (F.trim(v) == "") if spec.kind in STRING_KINDS else v.isNull()
 
 
 def _detail(spec: FieldSpec, text: str) -> Column:
+    if spec.kind in PII_KINDS:   # a personal identifier is never written in clear, not even here
+        return F.lit(f"{spec.name}: {text}")
     return F.concat(F.lit(f"{spec.name}: {text}: "), F.substring(F.coalesce(_v(spec.name), F.lit("null")), 1, 80))
 
 
-def _ts(name: str) -> Column:
-    raw = F.trim(_v(name))
+def parse_ts(raw: Column) -> Column:
+    """ISO-8601 with an offset or epoch milliseconds -> UTC timestamp; NULL for anything else."""
+    raw = F.trim(raw)
     return (F.when(raw.rlike(EPOCH_MS), F.timestamp_millis(raw.cast("long")))
             .when(raw.rlike(ISO_WITH_OFFSET), F.try_to_timestamp(F.regexp_replace(raw, " ", "T")))
             .otherwise(F.lit(None).cast("timestamp")))
@@ -52,34 +65,23 @@ def field_checks(entity: str, cfg: IngestConfig, now: datetime) -> list[Check]:
     checks: list[Check] = []
     for s in CONTRACT[entity]:
         v = _v(s.name)
-        present = ~_missing(s.name)
+        present = ~_missing(s)
         if s.required:
             reason = "missing_key" if s.name in key else "missing_field"
-            checks.append((reason, _missing(s.name), F.lit(f"{s.name}: missing or empty")))
+            checks.append((reason, _missing(s), F.lit(f"{s.name}: missing or empty")))
         if s.kind in ("id", "account_ref", "post_ref", "device"):
             checks.append(("oversize_id", present & (F.length(v) > cfg.max_id_chars),
                            F.lit(f"{s.name}: longer than {cfg.max_id_chars} characters")))
-        if s.kind == "text":
+        if s.kind in ("text", "category"):
             checks.append(("oversize_field", present & (F.length(v) > cfg.max_text_chars),
                            F.concat(F.lit(f"{s.name}: "), F.length(v).cast("string"),
                                     F.lit(f" characters > {cfg.max_text_chars}"))))
-        if s.kind == "bool":
-            checks.append(("wrong_type", present & ~F.lower(v).isin("true", "false"),
-                           _detail(s, "expected true/false")))
-        if s.kind == "string_array":
-            checks.append(("wrong_type", present & F.from_json(v, "array<string>").isNull(),
-                           _detail(s, "expected a list of strings")))
         if s.kind == "media":
-            parsed = F.from_json(v, MEDIA_RAW)
-            bad_label = F.exists(parsed, lambda m: m["aigc_label"].isNotNull()
-                                 & ~F.lower(m["aigc_label"]).isin("true", "false"))
-            checks.append(("wrong_type", present & (parsed.isNull() | F.coalesce(bad_label, F.lit(False))),
-                           _detail(s, "expected a list of {phash, aigc_label}")))
             checks.append(("invalid_phash", present & F.coalesce(
-                F.exists(parsed, lambda m: m["phash"].isNull() | ~m["phash"].rlike(PHASH)), F.lit(False)),
-                _detail(s, "phash must be 16 hex characters")))
+                F.exists(v, lambda m: m["phash"].isNull() | ~m["phash"].rlike(PHASH)), F.lit(False)),
+                F.concat(F.lit(f"{s.name}: phash must be 16 hex characters: "), F.substring(F.to_json(v), 1, 80))))
         if s.kind == "timestamp":
-            ts = _ts(s.name)
+            ts = _t(s.name)
             checks.append(("unparseable_timestamp", present & ts.isNull(),
                            _detail(s, "not ISO-8601 with offset nor epoch ms")))
             checks.append(("impossible_timestamp", present & ts.isNotNull() & ((ts < F.lit(min_ts)) | (ts > F.lit(max_ts))),
@@ -88,16 +90,22 @@ def field_checks(entity: str, cfg: IngestConfig, now: datetime) -> list[Check]:
             allowed = getattr(cfg, s.enum or "")
             checks.append(("unknown_enum", present & ~v.isin(*allowed), _detail(s, f"not one of {allowed}")))
         if s.kind == "ip":
-            checks.append(("invalid_ip", present & ~is_ip(v),
-                           _detail(s, "not an IP address")))
+            checks.append(("invalid_ip", present & ~is_ip(v), _detail(s, "not an IP address")))
     if entity == "interactions":
-        checks.append(("missing_target_post", _v("kind").isin(*cfg.post_target_kinds) & _missing("target_post_id"),
+        checks.append(("missing_target_post", _v("kind").isin(*cfg.post_target_kinds)
+                       & _missing(CONTRACT_FIELD["interactions"]["target_post_id"]),
                        F.concat(F.lit("target_post_id: required for kind "), _v("kind"))))
     return checks
 
 
+CONTRACT_FIELD = {entity: {s.name: s for s in specs} for entity, specs in CONTRACT.items()}
+
+
 def first_reason(checks: list[Check]) -> tuple[Column, Column]:
-    """The first failing check in REASONS order -> (reason, detail); both null when the record is valid."""
+    """The first failing check in REASONS order -> (reason, detail); both null when the record is valid.
+
+    The reader's findings come first: a structural reason (invalid_utf8, malformed_json, not_an_object),
+    then `wrong_type` (a field holding another type than declared)."""
     order = {r: i for i, r in enumerate(REASONS)}
     ordered = sorted(enumerate(checks), key=lambda ic: (order[ic[1][0]], ic[0]))
     reason: Column = F.lit(None).cast("string")
@@ -105,55 +113,77 @@ def first_reason(checks: list[Check]) -> tuple[Column, Column]:
     for _, (name, cond, text) in reversed(ordered):
         reason = F.when(F.coalesce(cond, F.lit(False)), F.lit(name)).otherwise(reason)
         detail = F.when(F.coalesce(cond, F.lit(False)), text).otherwise(detail)
+    structural_detail = F.create_map(*[F.lit(x) for kv in STRUCTURAL_DETAIL.items() for x in kv])
+    reason = (F.when(F.col("_structural").isNotNull(), F.col("_structural"))
+              .when(F.col("_wrong").isNotNull(), F.lit("wrong_type")).otherwise(reason))
+    detail = (F.when(F.col("_structural").isNotNull(), structural_detail[F.col("_structural")])
+              .when(F.col("_wrong").isNotNull(), F.col("_wrong_detail")).otherwise(detail))
     return reason, detail
 
 
-def typed_columns(entity: str, key: bytes) -> list[Column]:
-    """Columns of the raw table for one entity, from the parsed map (valid records only reach the table)."""
+def typed_columns(entity: str, key: bytes, cfg: IngestConfig) -> list[Column]:
+    """Columns of the raw table for one entity, from the canonical input columns."""
     out: list[Column] = []
     for s in CONTRACT[entity]:
         v = _v(s.name)
         if s.kind == "timestamp":
-            col = _ts(s.name)
-        elif s.kind == "bool":
-            col = F.lower(v).cast("boolean")
-        elif s.kind == "string_array":
-            col = F.from_json(v, "array<string>")
+            col = _t(s.name)
         elif s.kind == "media":
-            col = F.transform(F.from_json(v, MEDIA_RAW), lambda m: F.struct(
-                F.lower(m["phash"]).alias("phash"), F.lower(m["aigc_label"]).cast("boolean").alias("aigc_label")))
-        elif s.kind in ("ip", "device"):
-            col = hmac_sha256(F.when(~_missing(s.name), F.trim(v)), key)
+            col = F.transform(v, lambda m: F.struct(F.lower(m["phash"]).alias("phash"),
+                                                    m["aigc_label"].alias("aigc_label")))
+        elif s.kind in PII_KINDS:
+            col = hmac_sha256(F.when(~_missing(s), F.trim(v)), key)
         elif s.kind in ("id", "account_ref", "post_ref"):
-            col = F.when(~_missing(s.name), F.trim(v))
+            col = F.when(~_missing(s), F.trim(v))
         else:
             col = v
         out.append(col.alias(s.target or s.name))
         if s.prefix_target:   # the prefix never lands in clear either
-            out.append(hmac_sha256(F.when(~_missing(s.name), ip_prefix(v)), key).alias(s.prefix_target))
+            out.append(hmac_sha256(F.when(~_missing(s), ip_prefix(v)), key).alias(s.prefix_target))
+        if s.category_target:
+            categories = F.create_map(*[F.lit(x) for kv in cfg.report_reason_map().items() for x in kv])
+            out.append(F.coalesce(categories[F.lower(F.trim(v))], F.lit(cfg.report_reason_fallback))
+                       .alias(s.category_target))
     return out
 
 
-def parse(records: DataFrame, entity: str, cfg: IngestConfig, now: datetime, key: bytes) -> DataFrame:
-    """Records of one entity -> typed columns + `_reason`, `_detail` from the field-level checks."""
-    m = F.from_json(F.col("raw"), "map<string,string>")
-    base = records.where(F.col("entity") == entity).withColumn("_m", m)
-    structural: list[Check] = [
-        ("invalid_utf8", ~F.expr("is_valid_utf8(raw)"), F.lit("bytes that are not valid UTF-8")),
-        ("malformed_json", F.col("_m").isNull() & F.ltrim(F.col("raw")).startswith("{"),
-         F.lit("not valid JSON")),
-        ("not_an_object", F.col("_m").isNull() & ~F.ltrim(F.col("raw")).startswith("{"),
-         F.lit("JSON value is not an object")),
-    ]
-    reason, detail = first_reason(structural + field_checks(entity, cfg, now))
-    typed = typed_columns(entity, key)
-    return base.select("entity", "source_file", "raw", *typed,
-                       reason.alias("_reason"), detail.alias("_detail"))
+def row_checks(scan: Scan, entity: str, cfg: IngestConfig, now: datetime, key: bytes) -> DataFrame:
+    """A scanned source -> typed columns + `_reason`, `_detail` from the record-level checks, and `_raw`
+    (PII hashed) only where a check failed."""
+    times = [F.when(~_missing(s), parse_ts(_v(s.name))).alias(f"_t_{s.name}")
+             for s in CONTRACT[entity] if s.kind == "timestamp"]
+    # Parsed timestamps as columns of their own: used by several checks and the output, computed once.
+    df = scan.frame.select("*", *times)
+    reason, detail = first_reason(field_checks(entity, cfg, now))
+    df = df.select("*", reason.alias("_reason"), detail.alias("_detail"))
+    return df.select(F.lit(entity).alias("entity"), "source_file", "record_no", "_rid",
+                     *typed_columns(entity, key, cfg), "_reason", "_detail",
+                     F.when(F.col("_reason").isNotNull(), scan.raw).alias("_raw"))
+
+
+def event_dates(df: DataFrame, entity: str) -> list[date]:
+    """The distinct event dates (UTC days, as the raw table is partitioned) of a batch's rows."""
+    col = F.col(EVENT_TIME[entity])
+    rows = df.where(col.isNotNull()).select(utc_day(col).alias("d")).distinct().collect()
+    return sorted(r["d"] for r in rows)
+
+
+def earlier_rows(existing: DataFrame, entity: str, dates: list[date]) -> DataFrame | None:
+    """The rows of a raw table a batch's duplicates can be among: for an event table (partitioned by
+    `event_date`) those of the batch's dates only, read from their partitions alone; None without dates.
+    Accounts and labels are small and unpartitioned: all of them."""
+    if entity not in EVENT_TIME:
+        return existing
+    if not dates:
+        return None
+    return existing.where(F.col(EVENT_DATE).isin(*dates))
 
 
 def content_hash(entity: str) -> Column:
-    names = [f.name for f in RAW_SCHEMAS[entity].fields if f.name not in ("ingest_run_id", "source_file")]
-    return F.sha2(F.to_json(F.struct(*[F.col(n) for n in names])), 256)
+    """Hash of a record's content: the contract's fields as stored (derived columns such as the IP prefix
+    or the report category are left out, so a table written before they existed compares equal)."""
+    names = [s.target or s.name for s in CONTRACT[entity]]
+    return F.xxhash64(*[F.col(n) for n in names])
 
 
 def flag(df: DataFrame, reason: str, cond: Column, detail: Column) -> DataFrame:
@@ -194,10 +224,13 @@ def check_references(df: DataFrame, entity: str, accounts: DataFrame, posts: Dat
     return df.drop(*[c for c in df.columns if c.startswith("_a") or c.startswith("_p")])
 
 
-def check_duplicates(df: DataFrame, entity: str, existing: DataFrame) -> DataFrame:
+def check_duplicates(df: DataFrame, entity: str, earlier: DataFrame | None) -> DataFrame:
     """Within the export: same key + other content -> duplicate_key_conflict (all copies); exact copies
-    beyond the first -> duplicate_record. Against the table: other content -> conflicts_with_existing;
-    same content -> valid but `_new` = false (already ingested)."""
+    beyond the first -> duplicate_record. Against `earlier` (the raw table's rows on the batch's event
+    dates, `earlier_rows`; None when the table holds none): other content -> conflicts_with_existing;
+    same content -> valid but `_new` = false (already ingested).
+
+    Both in-export checks are windows over the key alone, so the batch is shuffled once for them."""
     keys = ENTITY_KEYS[entity]
     df = df.withColumn("_hash", content_hash(entity))
     valid = F.col("_reason").isNull()
@@ -205,11 +238,15 @@ def check_duplicates(df: DataFrame, entity: str, existing: DataFrame) -> DataFra
     variants = F.size(F.collect_set(F.when(valid, F.col("_hash"))).over(by_key))
     df = flag(df, "duplicate_key_conflict", valid & (variants > 1),
               F.concat(F.lit(f"{'+'.join(keys)}: same key, "), variants.cast("string"), F.lit(" different contents")))
-    first = F.row_number().over(Window.partitionBy(*keys, "_hash", "_reason").orderBy("source_file", "raw"))
+    # The still-valid rows of a key now share one content: all but the first are exact copies.
+    first = F.row_number().over(by_key.orderBy(F.col("_reason").isNotNull(), "source_file", "_rid"))
     df = flag(df, "duplicate_record", F.col("_reason").isNull() & (first > 1),
               F.lit("exact copy of an earlier record in this export"))
-    old = existing.select(*keys, content_hash(entity).alias("_old_hash"))
-    df = df.join(old, on=keys, how="left")
+    if earlier is None:
+        df = df.withColumn("_old_hash", F.lit(None).cast("long"))
+    else:
+        old = earlier.select(*keys, content_hash(entity).alias("_old_hash"))
+        df = df.join(old, on=keys, how="left")
     df = flag(df, "conflicts_with_existing", F.col("_old_hash").isNotNull() & (F.col("_old_hash") != F.col("_hash")),
               F.lit("key already ingested with different content"))
     return df.withColumn("_new", F.col("_reason").isNull() & F.col("_old_hash").isNull()).drop("_old_hash")
@@ -218,11 +255,12 @@ def check_duplicates(df: DataFrame, entity: str, existing: DataFrame) -> DataFra
 def quarantine_rows(df: DataFrame, run_id: str, now: datetime) -> DataFrame:
     """Quarantine rows with a deterministic id, so quarantining the same record again adds nothing."""
     bad = df.where(F.col("_reason").isNotNull())
-    occurrence = F.row_number().over(Window.partitionBy("entity", "source_file", "raw", "_reason").orderBy("raw"))
-    qid = F.sha2(F.concat_ws("\u0001", "entity", "source_file", "raw", "_reason", occurrence.cast("string")), 256)
+    occurrence = F.row_number().over(Window.partitionBy("entity", "source_file", "_raw", "_reason").orderBy("_raw"))
+    qid = F.sha2(F.concat_ws("\u0001", "entity", "source_file", "_raw", "_reason", occurrence.cast("string")), 256)
     # Invalid bytes are replaced (U+FFFD) so every reader of the quarantine, Arrow included, can open it.
-    return bad.select(qid.alias("quarantine_id"), "entity", "source_file", F.lit(None).cast("long").alias("record_no"),
-                      F.expr("make_valid_utf8(raw)").alias("raw"), F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),
+    return bad.select(qid.alias("quarantine_id"), "entity", "source_file", F.col("record_no").cast("long"),
+                      F.expr("make_valid_utf8(_raw)").alias("raw"), F.col("_reason").alias("reason"),
+                      F.col("_detail").alias("detail"),
                       F.lit(run_id).alias("run_id"), F.lit(now.replace(tzinfo=None)).cast("timestamp").alias("quarantined_at"))
 
 
@@ -233,6 +271,7 @@ def accepted_rows(df: DataFrame, entity: str, run_id: str) -> DataFrame:
 
 
 def file_problem_rows(spark, problems, run_id: str, now: datetime) -> DataFrame:
-    rows = [(p.file.entity, p.file.rel, None, p.reason, p.detail) for p in problems]
-    df = spark.createDataFrame(rows, "entity string, source_file string, raw string, _reason string, _detail string")
+    rows = [(p.file.entity, p.file.rel, None, None, p.reason, p.detail) for p in problems]
+    df = spark.createDataFrame(rows, "entity string, source_file string, record_no long, _raw string, _reason string, "
+                                     "_detail string")
     return quarantine_rows(df, run_id, now).select(*[f.name for f in QUARANTINE.fields])

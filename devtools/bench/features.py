@@ -21,7 +21,6 @@ from genuine.core.session import get_spark
 from genuine.devtools.bench.meter import ProcessMeter, Reading, spark_cores
 from genuine.devtools.bench.scratch import scratch_config
 from genuine.devtools.simulate import run as simulate
-from genuine.devtools.trusted_load import run_trusted
 from genuine.features.checkpoints import ensure_checkpoint_dir
 from genuine.features.registry import FAMILIES, Family
 from genuine.features.snapshot import (
@@ -39,25 +38,20 @@ from genuine.jobs import ingest
 
 log = logging.getLogger(__name__)
 
-# --load choice -> name of its timed step
-LOAD_STEPS = {"ingest": "ingest", "trusted": "load"}
 STEPS = [*FAMILIES, "snapshot", "job"]
 
 
 def bench_features(cfg: Config, accounts: int, days: int, out: Path, seed: int, steps: list[str] | None = None,
-                   reuse: bool = False, load: str = "ingest") -> dict[str, Any]:
-    """Simulate (before the JVM starts), load the export, then time each family and the whole snapshot.
+                   reuse: bool = False) -> dict[str, Any]:
+    """Simulate (before the JVM starts), ingest the export with the real ingest job (timed as step
+    `ingest`), then time each family and the whole snapshot.
 
-    The lake and MLflow store are OUT/lake and OUT/mlflow.db (scratch_config). `load` is "ingest" (the
-    real ingest job, timed as step `ingest`) or "trusted" (devtools/trusted_load.py: the same raw rows
-    without validation, timed as step `load`), for inputs too large to ingest here. With `reuse`, a
-    lake this command built earlier in `out` for the same accounts, days and seed is measured again
-    without simulating and loading.
+    The lake and MLflow store are OUT/lake and OUT/mlflow.db (scratch_config). With `reuse`, a lake this
+    command built earlier in `out` for the same accounts, days and seed is measured again without
+    simulating and ingesting.
     """
     wanted = check_steps(steps)
-    if load not in LOAD_STEPS:
-        raise ValueError(f"unknown load {load!r}; known: {', '.join(LOAD_STEPS)}")
-    load_step = LOAD_STEPS[load]
+    load_step = "ingest"
     cfg = scratch_config(cfg, out)
     export = out / "export"
     marker, spec = out / "bench-input.json", {"accounts": accounts, "days": days, "seed": seed}
@@ -77,8 +71,7 @@ def bench_features(cfg: Config, accounts: int, days: int, out: Path, seed: int, 
     figures["load_avg_start"] = os.getloadavg()
     meter = ProcessMeter.for_spark(spark)
     if not reused:
-        loader = {"ingest": ingest.run, "trusted": run_trusted}[load]
-        figures[load_step] = step_figures(meter.measure(lambda: loader(cfg, export, spark=spark)))
+        figures[load_step] = step_figures(meter.measure(lambda: ingest.run(cfg, export, spark=spark)))
         marker.write_text(json.dumps(spec))
     figures.update(measure_steps(cfg, spark, wanted, meter))
     if not reused:

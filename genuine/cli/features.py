@@ -62,22 +62,17 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 50
           = "behaviour,content,network,reports,snapshot",
           reuse: Annotated[bool, typer.Option("--reuse", help="measure again on the lake an earlier run with the "
                                                               "same accounts, days and seed left in --out")] = False,
-          load: Annotated[str, typer.Option(help="how the simulated export reaches the raw tables: ingest (the real "
-                                                 "job, timed) or trusted (same rows, no validation; for inputs "
-                                                 "too large to ingest here)")] = "ingest",
           env: EnvOpt = None, set_: SetOpt = None) -> None:
     """Time, CPU, peak memory and events/s per core of each feature family and of the whole snapshot."""
     # Imported here, not at the top: it loads the feature job, MLflow and scikit-learn (seconds of `--help`).
-    from genuine.devtools.bench.features import LOAD_STEPS, bench_features, check_steps
+    from genuine.devtools.bench.features import bench_features, check_steps
 
     chosen = [x.strip() for x in steps.split(",") if x.strip()]
     try:
         check_steps(chosen)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--steps") from None
-    if load not in LOAD_STEPS:
-        raise typer.BadParameter(f"{load!r}: expected one of {', '.join(LOAD_STEPS)}", param_hint="--load")
-    f = bench_features(load_cfg(env, set_), accounts, days, out, seed, chosen, reuse=reuse, load=load)
+    f = bench_features(load_cfg(env, set_), accounts, days, out, seed, chosen, reuse=reuse)
     if f["reused_lake"]:
         console.print(f"reusing the lake in {out} (simulated and loaded by an earlier run)")
     console.print(f"features bench: {accounts:,} accounts x {days} days, {f['events']:,} input rows as of the "

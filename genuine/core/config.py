@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from genuine.core.errors import ConfigError
 
@@ -89,9 +89,28 @@ class IngestConfig(Strict):
     post_clients: list[str]
     interaction_kinds: list[str]
     post_target_kinds: list[str]
-    report_reasons: list[str]
+    # Report reasons are an open vocabulary: the raw reason is kept, and mapped (trimmed, case-insensitive)
+    # to a category by this table (category -> the reasons it covers); any other wording maps to the fallback.
+    report_reason_categories: dict[str, list[str]]
+    report_reason_fallback: str = "other"
     label_values: list[str]
     session_clients: list[str]
+
+    @model_validator(mode="after")
+    def _one_category_per_reason(self) -> IngestConfig:
+        seen: dict[str, str] = {}
+        for category, reasons in self.report_reason_categories.items():
+            for reason in reasons:
+                key = reason.strip().lower()
+                if key in seen and seen[key] != category:
+                    raise ValueError(f"ingest.report_reason_categories: reason {reason!r} is in both "
+                                     f"{seen[key]!r} and {category!r}")
+                seen[key] = category
+        return self
+
+    def report_reason_map(self) -> dict[str, str]:
+        """Normalised raw reason (trimmed, lower case) -> category."""
+        return {r.strip().lower(): c for c, reasons in self.report_reason_categories.items() for r in reasons}
 
 
 class SimulateConfig(Strict):

@@ -126,8 +126,3 @@ class RetentionTooShort(ValueError):
     """`genuine maintain`: a retention (lake.maintenance) is shorter than the audit window; the message
     names the earliest run whose input versions would be deleted. Nothing was changed."""
 
-
-# --- development tools -------------------------------------------------------------------------------
-
-class TrustedLoadError(ExportError):
-    """The export or the lake is not what a trusted load may touch."""

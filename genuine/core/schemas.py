@@ -66,8 +66,10 @@ RAW_INTERACTIONS = _s(("event_id", S), ("actor_id", S), ("kind", S), ("target_ac
 # /24 (IPv4) or /48 (IPv6) network prefix (genuine.ingest.ip), NULL without an ip.
 RAW_SESSIONS = _s(("session_id", S), ("account_id", S), ("device_hash", S), ("ip_hash", S),
                   ("ip_prefix_hash", S), ("started_at", T), ("client", S), *LINEAGE)
+# reason: as the platform sent it (an open vocabulary); reason_category: its configured category
+# (ingest.report_reason_categories, `other` for any wording not listed).
 RAW_REPORTS = _s(("report_id", S), ("reporter_id", S), ("reported_account_id", S), ("reason", S),
-                 ("created_at", T), ("body", S), *LINEAGE)
+                 ("reason_category", S), ("created_at", T), ("body", S), *LINEAGE)
 RAW_LABELS = _s(("account_id", S), ("label", S), ("source", S), ("decided_at", T), *LINEAGE)
 
 RAW_SCHEMAS: dict[str, StructType] = {

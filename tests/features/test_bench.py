@@ -6,12 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from genuine.core.errors import TrustedLoadError
-from genuine.core.schemas import ENTITY_KEYS, RAW_TABLE
+from genuine.core.schemas import RAW_TABLE
 from genuine.devtools.bench.features import measure_steps
-from genuine.devtools.trusted_load import run_trusted
 from genuine.features.snapshot import end_of_day
-from tests.oracles import read_delta_rs, sorted_frame
+from tests.oracles import read_delta_rs
 
 TIME_COLUMN = {"accounts": "created_at", "posts": "created_at", "interactions": "created_at",
                "sessions": "started_at", "reports": "created_at", "labels": "decided_at"}
@@ -46,22 +44,3 @@ def test_measured_steps_count_the_snapshot_inputs(spark, tiny_lake):
 def test_unknown_step_is_named(spark, tiny_lake):
     with pytest.raises(ValueError, match=r"unknown bench step\(s\) \['ingest'\]"):
         measure_steps(tiny_lake.cfg, spark, ["ingest"])
-
-
-@pytest.mark.slow
-def test_trusted_load_writes_what_ingest_writes(spark, tiny_lake, cfg_factory, tmp_path):
-    """The bench's trusted load of a simulated export == the ingest job's raw tables, row for row."""
-    cfg = cfg_factory(f"privacy.key_file={tiny_lake.root}/hmac.key", root=tmp_path)
-    written = run_trusted(cfg, tiny_lake.export, spark=spark)
-
-    for entity, table in RAW_TABLE.items():
-        want = read_delta_rs(tiny_lake.cfg.table(table)).drop(columns="ingest_run_id")
-        got = read_delta_rs(cfg.table(table)).drop(columns="ingest_run_id")
-        keys = ENTITY_KEYS[entity]
-        assert written[entity] == len(want)
-        pd.testing.assert_frame_equal(sorted_frame(got, keys), sorted_frame(want, keys), check_dtype=False)
-
-    versions = {t: read_delta_rs(cfg.table(t)).shape for t in RAW_TABLE.values()}
-    with pytest.raises(TrustedLoadError, match="already holds rows"):
-        run_trusted(cfg, tiny_lake.export, spark=spark)
-    assert {t: read_delta_rs(cfg.table(t)).shape for t in RAW_TABLE.values()} == versions

@@ -295,21 +295,28 @@ def create_app(cfg: Config, spark: SparkSession | None = None) -> FastAPI:
     def decide(request: Request, account_id: str, decision: Annotated[str, Form(max_length=32)],
                state_token: Annotated[str, Form(max_length=128, alias="state")],
                note: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
-        user = need(request, "POST", "/accounts/{account_id}/decision")
+        return _decide(request, "/accounts/{account_id}/decision", csrf_token, "review", account_id, decision,
+                       note, state_token, lambda user, msg, err, status, note: account_page(
+                           request, user, account_id, msg, err, status, note))
+
+    def _decide(request: Request, route: str, csrf_token: str, kind: str, account_id: str, decision: str,
+                note: str, token: str, show: Callable[..., Response]) -> Response:
+        """Role, CSRF, then the decision through genuine.console.decide; the result shown by `show`."""
+        user = need(request, "POST", route)
         check_csrf(request, csrf_token)
         account_id = account_id_ok(account_id)
-        return _decide(request, user, "review", account_id, decision, note, state_token,
-                       lambda msg, err, status, note: account_page(request, user, account_id, msg, err, status,
-                                                                   note))
 
-    def _decide(request: Request, user: User, kind: str, account_id: str, decision: str, note: str,
-                token: str, page: Callable[..., Response]) -> Response:
+        def page(msg: str | None, err: str | None, status: int, note: str) -> Response:
+            return show(user, msg, err, status, note)
+
         try:
             done = submit(cfg, ccfg, state.spark, state.reader, kind, account_id, decision, user.username,  # type: ignore[arg-type]
                           note, token)
         except DecisionRefused as exc:
-            return page(None, str(exc), 409 if "changed" in str(exc) or "not in the open" in str(exc)
-                        or "no open appeal" in str(exc) else 400, note)
+            try:
+                return page(None, str(exc), exc.status, note)
+            except PageError:       # no page to show it on (an account no table knows)
+                return render(request, "error.html", user, exc.status, title="Not recorded", message=str(exc))
         r = done.run
         access.record(state.lake, user.username, user.role,
                       access.DECISION if kind == "review" else access.APPEAL_OUTCOME, account_id,
@@ -337,10 +344,8 @@ def create_app(cfg: Config, spark: SparkSession | None = None) -> FastAPI:
     def appeal_outcome(request: Request, account_id: str, outcome: Annotated[str, Form(max_length=32)],
                        state_token: Annotated[str, Form(max_length=128, alias="state")],
                        note: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
-        user = need(request, "POST", "/appeals/{account_id}/outcome")
-        check_csrf(request, csrf_token)
-        return _decide(request, user, "appeal", account_id_ok(account_id), outcome, note, state_token,
-                       lambda msg, err, status, note: appeals_page(request, user, msg, err, status))
+        return _decide(request, "/appeals/{account_id}/outcome", csrf_token, "appeal", account_id, outcome, note,
+                       state_token, lambda user, msg, err, status, note: appeals_page(request, user, msg, err, status))
 
     # --- audit and export -------------------------------------------------------------------------
     @app.get("/audit", response_class=HTMLResponse)

@@ -37,7 +37,12 @@ NO_DECISION = "none"
 
 
 class DecisionRefused(ValueError):
-    """The console will not import this decision; the message says why, in words for the moderator."""
+    """The console will not import this decision; the message says why, in words for the moderator.
+    status: 400 for a bad form, 409 when the account's state forbids it (decided, changed, not queued)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def decision_file(cfg: Config, ccfg: ConsoleConfig, kind: Kind, now: datetime) -
     root = cfg.lake.root
     if "://" in root:
         raise DecisionRefused(f"lake.root {root} is not a local folder: console decision files need one "
-                              "(console.decision_files)")
+                              "(console.decision_files)", 503)
     folder = Path(under_root(root, ccfg.decision_files)) / kind / now.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{now.strftime('%H%M%S')}-{uuid.uuid4().hex[:12]}.jsonl"
@@ -82,14 +87,14 @@ def submit(cfg: Config, ccfg: ConsoleConfig, spark: SparkSession, reader: Reader
     with _LOCK:
         if kind == "review" and reader.open_queue_item(account_id) is None:
             raise DecisionRefused(f"account {account_id} is not in the open review queue (already decided, or "
-                                  "not queued by the latest scoring run): nothing was recorded")
+                                  "not queued by the latest scoring run): nothing was recorded", 409)
         if kind == "appeal" and not reader.open_appeals(account_id):
             raise DecisionRefused(f"account {account_id} has no open appeal (already decided, or none filed): "
-                                  "nothing was recorded")
+                                  "nothing was recorded", 409)
         current = account_state(reader, account_id)
         if current != state:
             raise DecisionRefused(f"account {account_id} changed since this page was opened (last decision "
-                                  f"{current}); reload it before deciding: nothing was recorded")
+                                  f"{current}); reload it before deciding: nothing was recorded", 409)
         now = datetime.now(UTC)
         path = decision_file(cfg, ccfg, kind, now)
         line = {"account_id": account_id, spec.field: decision, "moderator_id": user, "note": note,

@@ -116,7 +116,8 @@ class DemoConfig(Strict):
     moderator_round: int = Field(40, ge=0)
     moderator_error_rate: float = Field(0.1, ge=0, le=1)
     moderator_id: str = "demo-moderator"
-    appeals: int = Field(1, ge=0)
+    appeals_filed: int = Field(2, ge=0)
+    appeals_decided: int = Field(1, ge=0)
     appeals_officer_id: str = "demo-appeals"
 
 

@@ -7,12 +7,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import pytest
+from deltalake import DeltaTable
 from fastapi.testclient import TestClient
 
 from genuine.console.app import create_app
 from genuine.console.users import ROLES, Users
 from genuine.core.lake import Lake
+from tests.oracles import read_delta_rs
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -61,3 +64,20 @@ def make_console_lake(spark, enforced_copy) -> ConsoleLake:
 def console_lake(spark, enforced_copy) -> ConsoleLake:
     """One lake per test module: the decisions of one module never show in another."""
     return make_console_lake(spark, enforced_copy)
+
+
+def table(cfg, name: str) -> pd.DataFrame:
+    return read_delta_rs(cfg.table(name))
+
+
+def open_queue(cfg) -> pd.DataFrame:
+    """The oracle of the open queue: the latest run's items without a review decision recorded after them."""
+    rq = table(cfg, "review_queue")
+    rq = rq[rq.scoring_run_id == rq.sort_values("enqueued_at").scoring_run_id.iloc[-1]]
+    if not DeltaTable.is_deltatable(cfg.table("decisions")):
+        return rq.sort_values("queue_rank")
+    dec = table(cfg, "decisions")
+    dec = dec[dec.kind == "review"]
+    closed = rq.merge(dec[["account_id", "imported_at"]], on="account_id")
+    closed = set(closed[closed.imported_at >= closed.enqueued_at].queue_id)
+    return rq[~rq.queue_id.isin(closed)].sort_values("queue_rank")

@@ -147,8 +147,10 @@ def moderator_round(cfg: Config, spark: SparkSession, truth: Path, out_dir: Path
     out.files.append(path)
     out.review = review.run(cfg, path, "review", spark=spark)
 
-    confirmed = [x["account_id"] for x in lines if x["decision"] == "confirm"]
-    confirmed.sort(key=lambda a: (is_ai.get(a, False), a))        # humans (wrongly confirmed) first
+    # Appeals against the confirms that took effect (the import rejects, e.g., an account unknown to raw_accounts).
+    applied = (lake.read("decisions").where((F.col("import_run_id") == out.review.run_id) & F.col("applied")
+                                            & (F.col("decision") == "confirm")).select("account_id").collect())
+    confirmed = sorted((r["account_id"] for r in applied), key=lambda a: (is_ai.get(a, False), a))  # humans first
     out.appeals_filed = confirmed[:d.appeals_filed]
     for acc in out.appeals_filed:
         appeal.file_appeal(lake, acc, "I run this account myself and never used automation.", now, source="demo")

@@ -7,7 +7,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
-W, H, PAD = 560, 150, 28
+W, H, PAD, TOP = 560, 160, 28, 36   # TOP: room for the title and the legend above the bars
 
 
 def _bars_and_line(values: list[float], reference: list[float] | None, labels: list[str], title: str,
@@ -15,7 +15,7 @@ def _bars_and_line(values: list[float], reference: list[float] | None, labels: l
     n = max(len(values), 1)
     top = max([*values, *(reference or []), 1e-9])
     bw = (W - 2 * PAD) / n
-    y = lambda v: H - PAD - (H - 2 * PAD) * v / top  # noqa: E731
+    y = lambda v: H - PAD - (H - PAD - TOP) * v / top  # noqa: E731
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
              f'role="img" aria-label="{escape(title)}">',
              f'<title>{escape(title)}</title>',
@@ -36,7 +36,7 @@ def _bars_and_line(values: list[float], reference: list[float] | None, labels: l
     legend = '<tspan fill="#c0392b">bars: this account</tspan>'
     if reference:
         legend += '  <tspan fill="#2471a3">line: humans</tspan>'
-    parts.append(f'<text x="{W - PAD}" y="14" font-size="10" text-anchor="end">{legend}</text>')
+    parts.append(f'<text x="{W - PAD}" y="28" font-size="10" text-anchor="end">{legend}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

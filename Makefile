@@ -8,7 +8,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export MLFLOW_DISABLE_TELEMETRY := true
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck check-java bench clean install docs
+.PHONY: demo test test-console lint typecheck check-java bench clean install docs
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -29,6 +29,10 @@ demo: $(STAMP) check-java
 test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The console's tests alone (route tests, decisions, the browser flow with /usr/bin/chromium); part of `test`.
+test-console: $(STAMP) check-java
+	$(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -47,4 +51,4 @@ bench: $(STAMP) check-java
 	-$(BIN)/genuine bench text-detector
 
 clean:
-	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine
+	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine test-artifacts

@@ -19,5 +19,14 @@ EXPORT = "export_statements"
 
 def record(lake: Lake, username: str, role: str, action: str, account_id: str | None,
            detail: str | None = None) -> None:
-    row = (uuid.uuid4().hex, username, role, action, account_id, detail, datetime.now(UTC))
-    lake.append("console_access", lake.spark.createDataFrame([row], CONSOLE_ACCESS), schema=CONSOLE_ACCESS)
+    record_many(lake, username, role, action, [account_id], detail)
+
+
+def record_many(lake: Lake, username: str, role: str, action: str, account_ids: list[str | None],
+                detail: str | None = None) -> None:
+    """One row per account, one Delta commit for all of them (a page listing several accounts)."""
+    if not account_ids:
+        return
+    now = datetime.now(UTC)
+    rows = [(uuid.uuid4().hex, username, role, action, a, detail, now) for a in account_ids]
+    lake.append("console_access", lake.spark.createDataFrame(rows, CONSOLE_ACCESS), schema=CONSOLE_ACCESS)

@@ -330,8 +330,9 @@ def create_app(cfg: Config, spark: SparkSession | None = None) -> FastAPI:
     def appeals_page(request: Request, user: User, message: str | None = None, error: str | None = None,
                      status: int = 200) -> Response:
         appeals = state.reader.open_appeals()
+        access.record_many(state.lake, user.username, user.role, access.VIEW_APPEAL,
+                           [a["account_id"] for a in appeals])
         for a in appeals:
-            access.record(state.lake, user.username, user.role, access.VIEW_APPEAL, a["account_id"])
             a["state"] = account_state(state.reader, a["account_id"])
         return render(request, "appeals.html", user, status, appeals=appeals, message=message, error=error,
                       outcomes=enforcement_config(cfg).imports.appeal_outcomes, max_note=ccfg.max_note_chars)

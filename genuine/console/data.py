@@ -86,7 +86,7 @@ class Reader:
         choices = rq.agg(F.sort_array(F.collect_set("band")).alias("bands"),
                          F.sort_array(F.array_distinct(F.flatten(F.collect_list(fams)))).alias("families"),
                          F.sort_array(F.collect_set("cluster_id")).alias("clusters"),
-                         F.count("*").alias("total")).first()
+                         F.count("*").alias("total")).collect()[0]
         if band:
             rq = rq.where(F.col("band") == F.lit(band))
         if family:
@@ -194,9 +194,9 @@ class Reader:
             who = f"accounts labelled {self.model_cfg.negative_label}"
         if population is None or population.limit(1).count() == 0:
             sc = self.table("scores")
-            if sc is None:
+            last = sc.orderBy(F.col("scored_at").desc()).select("scoring_run_id").first() if sc is not None else None
+            if sc is None or last is None:
                 return None
-            last = sc.orderBy(F.col("scored_at").desc()).select("scoring_run_id").first()
             population = (sc.where((F.col("scoring_run_id") == last["scoring_run_id"]) & (F.col("band") == "none"))
                           .select("account_id"))
             who = "accounts the latest scoring run left in band none"
@@ -251,7 +251,7 @@ class Reader:
                                "age_hours": None, "per_moderator": [], "agreement": [], "holds": [],
                                "held": 0}
         if (rq := self._open_items()) is not None:
-            agg = rq.agg(F.count("*").alias("n"), F.min("enqueued_at").alias("oldest")).first()
+            agg = rq.agg(F.count("*").alias("n"), F.min("enqueued_at").alias("oldest")).collect()[0]
             out["queue_size"], out["oldest"] = int(agg["n"]), _utc(agg["oldest"])
             if out["oldest"] is not None:
                 out["age_hours"] = (now - out["oldest"]).total_seconds() / 3600

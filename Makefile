@@ -8,7 +8,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export MLFLOW_DISABLE_TELEMETRY := true
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck check-java bench clean install docs cluster-demo
+.PHONY: demo test test-console lint typecheck check-java bench clean install docs cluster-demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -34,6 +34,10 @@ test: $(STAMP) check-java
 cluster-demo: $(STAMP) check-java
 	bash devtools/cluster_demo.sh
 
+# The console's tests alone (route tests, decisions, the browser flow with /usr/bin/chromium); part of `test`.
+test-console: $(STAMP) check-java
+	$(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -53,4 +57,4 @@ bench: $(STAMP) check-java
 	-$(BIN)/genuine bench text-detector
 
 clean:
-	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine
+	rm -rf lakehouse mlflow.db mlruns out reports spark-warehouse .genuine test-artifacts

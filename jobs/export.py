@@ -1,17 +1,19 @@
-"""Export statements of reasons (spark-submit jobs/export.py statements --since DATE --out FILE).
+"""Export statements of reasons (spark-submit jobs/export.py statements --since DATE [--until DATE] --out FILE).
 
 JSON Lines in the shape of the EU DSA Transparency Database API v2, one statement per restriction decided
-at or after DATE (UTC), every one validated first: one invalid statement and no file is written.
+at or after DATE (UTC) and, with --until, on or before that day; every one validated first: one invalid
+statement and no file is written.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from genuine.core.config import Config
 from genuine.core.errors import StatementExportError
@@ -24,11 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config, since: date | str, out: str | Path, run_id: str | None = None,
-        spark: SparkSession | None = None) -> ExportResult:
+        spark: SparkSession | None = None, until: date | None = None) -> ExportResult:
     """Statements of the action log (at the version recorded in the ledger, so an export names exactly
-    what it was made from)."""
-    with job("export-statements", cfg, {"since": str(since), "out": str(out)}, run_id, spark) as ctx:
+    what it was made from); `until` is the last UTC day included (default: no end)."""
+    params = {"since": str(since), "out": str(out), **({"until": str(until)} if until else {})}
+    with job("export-statements", cfg, params, run_id, spark) as ctx:
         actions = read_pinned(ctx.lake, ctx.ledger, "action_log")
+        if until is not None:
+            end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+            actions = actions.where(F.col("decided_at") < F.lit(end))
         result = export_statements(actions, since, out, enforcement_config(cfg))
         ctx.ledger.count("statements", result.written)
         ctx.ledger.count("no_statement_needed", result.skipped)
@@ -40,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="what", required=True)
     st = sub.add_parser("statements")
     st.add_argument("--since", type=date.fromisoformat, required=True)
+    st.add_argument("--until", type=date.fromisoformat, default=None, help="last day included (UTC)")
     st.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     try:
-        result = run(config_from(args), args.since, args.out, args.run_id)
+        result = run(config_from(args), args.since, args.out, args.run_id, until=args.until)
     except StatementExportError as exc:
         log.error("%s", exc)
         return 1

@@ -82,8 +82,9 @@ def write_all(lake: Lake, ledger: RunLedger, order: tuple[str, ...], frames: Map
     return results
 
 
-def merge(lake: Lake, table: str, df: DataFrame, txn: Txn) -> WriteResult:
-    """Merge `df` into a table on its catalog keys, as the catalog says (insert-only or update)."""
+def merge(lake: Lake, table: str, df: DataFrame, txn: Txn | None) -> WriteResult:
+    """Merge `df` into a table on its catalog keys, as the catalog says (insert-only or update); without a
+    txn (a write that is not part of a job run) idempotence rests on the keys alone."""
     t = catalog.table(table)
     keys, when_matched = t.merge_on()
     return lake.merge(table, df, keys, when_matched=when_matched, schema=t.schema, txn=txn, partition_by=t.partition_by)

@@ -15,6 +15,10 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+# The enforcement lakes (a trained champion, a scored and an enforced lake), shared by tests/enforcement
+# and tests/console.
+pytest_plugins = ["tests.enforcement.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def cfg_factory(tmp_path_factory: pytest.TempPathFactory):
@@ -24,7 +28,8 @@ def cfg_factory(tmp_path_factory: pytest.TempPathFactory):
     def make(*overrides: str, root: Path | None = None):
         root = root or tmp_path_factory.mktemp("lake")
         base = [f"lake.root={root}", f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
-                f"privacy.key_file={root}/hmac.key", "lake.engine=delta-rs"]
+                f"privacy.key_file={root}/hmac.key", f"console.secret_key_file={root}/console.key",
+                "lake.engine=delta-rs"]
         return load_config("test", base + list(overrides))
 
     return make

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from genuine.cli import console as console_cli
 from genuine.cli import enforcement, features, models, ops, text_detector
 from genuine.cli import ingest as ingest_cli
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg, make_table
@@ -16,7 +17,7 @@ from genuine.core.config import Config
 from genuine.core.errors import JavaMissingError
 from genuine.core.logs import setup_logging
 from genuine.devtools.bench.simulate import bench as bench_simulator
-from genuine.devtools.demo import DemoResult
+from genuine.devtools.demo import DemoResult, console_command
 from genuine.devtools.demo import run as run_demo
 from genuine.devtools.simulate import run as simulate_export
 from genuine.ingest import IngestReport
@@ -28,7 +29,7 @@ if TYPE_CHECKING:   # only a type here; pandas costs a third of `genuine --help`
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
 app.add_typer(bench_app, name="bench")
-for _area in (ingest_cli, features, models, text_detector, enforcement, ops):
+for _area in (ingest_cli, features, models, text_detector, enforcement, ops, console_cli):
     _area.register(app, bench_app)
 
 
@@ -66,6 +67,23 @@ def demo(accounts: Annotated[int | None, typer.Option(help="simulated accounts (
                   f"days, {sim.events} records; ground truth in {sim.truth_path})")
     _print_ingest(cfg, result.steps["ingest"])
     _print_pipeline(cfg, result)
+    _print_moderators(cfg, result)
+
+
+def _print_moderators(cfg: Config, result: DemoResult) -> None:
+    m = result.steps["moderators"]
+    if m.review is not None:
+        console.print(f"moderator round: {m.decided} queue items decided from the simulator's truth ({m.wrong} wrong "
+                      f"on purpose, demo.moderator_error_rate={cfg.demo.moderator_error_rate}); {m.review.applied} "
+                      f"applied, {m.review.actions} actions, {m.review.labels} training labels", soft_wrap=True)
+    if m.appeals_filed:
+        decided = m.appeal.applied if m.appeal is not None else 0
+        console.print(f"appeals: {len(m.appeals_filed)} filed, {decided} decided by the appeals officer, "
+                      f"{len(m.open_appeals)} open in the console ({', '.join(m.open_appeals) or '-'})", soft_wrap=True)
+    console.print("console users: `genuine console add-user NAME --role moderator` (also appeals_officer, auditor, "
+                  "admin; asks for the password)", soft_wrap=True, highlight=False, markup=False)
+    console.print("open the console on these tables:", soft_wrap=True)
+    console.print(f"  {console_command(cfg)}", soft_wrap=True, highlight=False, markup=False)
 
 
 def _print_pipeline(cfg: Config, result: DemoResult) -> None:

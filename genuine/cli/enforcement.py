@@ -91,18 +91,20 @@ def appeal_import(file: Path, env: EnvOpt = None, set_: SetOpt = None, run_id: R
 @export_app.command("statements")
 def export_statements(since: Annotated[str, typer.Option(help="first decision day (UTC), YYYY-MM-DD")],
                       out: Annotated[Path, typer.Option(help="JSON Lines file to write")],
-                      env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
+                      until: Annotated[str | None, typer.Option(help="last decision day included (UTC), YYYY-MM-DD")]
+                      = None, env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Statements of reasons (EU DSA Transparency Database shape), validated; nothing written if one is invalid."""
     from genuine.jobs.export import run  # lazy: CLI start-up (module docstring)
 
     try:
         day = date.fromisoformat(since)
+        last = date.fromisoformat(until) if until else None
     except ValueError:
-        say(f"[red]--since expects YYYY-MM-DD, got {since!r}[/red]")
+        say(f"[red]--since and --until expect YYYY-MM-DD, got {since!r}, {until!r}[/red]")
         raise typer.Exit(2) from None
     cfg = load_cfg(env, set_)
     try:
-        r = run(cfg, day, out, run_id)
+        r = run(cfg, day, out, run_id, until=last)
     except StatementExportError as exc:
         say(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None

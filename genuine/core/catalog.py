@@ -25,6 +25,9 @@ from genuine.core.lake.base import MatchedAction
 from genuine.core.schemas import (
     ACCOUNT_STATUS,
     ACTION_LOG,
+    APPEALS,
+    CONSOLE_ACCESS,
+    CONSOLE_USERS,
     DECISIONS,
     ENTITY_KEYS,
     POST_SCORES,
@@ -105,6 +108,10 @@ _TABLES = [
     Table("review_queue", REVIEW_QUEUE, ("queue_id",), "update"),
     Table("statements", STATEMENTS, ("action_id",), "ignore"),
     Table("decisions", DECISIONS, ("decision_id",), "ignore"),
+    Table("appeals", APPEALS, ("appeal_id",), "ignore"),
+    Table("console_users", CONSOLE_USERS, ("username",), "update"),
+    # appended, never merged: ids are random, one row per page view or decision (genuine.console.access)
+    Table("console_access", CONSOLE_ACCESS, ("access_id",)),
     Table("runs", RUNS, ("run_id",), "update"),
 ]
 TABLES: dict[str, Table] = {t.name: t for t in _TABLES}

@@ -131,6 +131,13 @@ class DemoConfig(Strict):
     # Earlier daily snapshots, as days after simulate.start_date: labels join the latest snapshot taken
     # before their decision (point in time), so training needs snapshots from before the last day.
     training_snapshot_days: list[int] = [7, 10]
+    # One simulated round of moderator work on the top of the review queue and appeals (devtools/demo.py).
+    moderator_round: int = Field(40, ge=0)
+    moderator_error_rate: float = Field(0.1, ge=0, le=1)
+    moderator_id: str = "demo-moderator"
+    appeals_filed: int = Field(2, ge=0)
+    appeals_decided: int = Field(1, ge=0)
+    appeals_officer_id: str = "demo-appeals"
 
 
 class ReportsConfig(Strict):
@@ -160,6 +167,7 @@ class Config(Strict):
     model: dict[str, Any] = Field(default_factory=dict)
     enforcement: dict[str, Any] = Field(default_factory=dict)
     text_detector: dict[str, Any] = Field(default_factory=dict)
+    console: dict[str, Any] = Field(default_factory=dict)
 
     def table(self, name: str) -> str:
         """Absolute location of a named table (raises KeyError listing the known names)."""
@@ -175,7 +183,7 @@ class Config(Strict):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def section(self, name: str, model: type[BaseModel]) -> Any:
-        """Validate a stage's own section (features / model / enforcement / text_detector) with its model."""
+        """Validate a stage's own section (features / model / enforcement / text_detector / console) with its model."""
         raw = getattr(self, name)
         try:
             return model.model_validate(raw)

@@ -23,21 +23,26 @@ _BLOCK = 64
 def load_key(cfg: Config) -> bytes:
     """Key from the environment, else the local key file; local mode creates that file on first use."""
     p = cfg.privacy
-    value = os.environ.get(p.key_env)
+    return secret_key(p.key_env, p.key_file, p.create_key_if_missing, "HMAC key",
+                      f"this environment ({cfg.env}) refuses to invent one because hashed ids must stay "
+                      "comparable across runs")
+
+
+def secret_key(env_var: str, key_file: str | Path, create: bool, what: str, refusal: str) -> bytes:
+    """A 32-byte secret (hex) from $env_var, else key_file; created there (mode 600) only when `create`."""
+    value = os.environ.get(env_var)
     if value:
         return bytes.fromhex(value.strip())
-    path = Path(p.key_file)
+    path = Path(key_file)
     if path.exists():
         return bytes.fromhex(path.read_text().strip())
-    if not p.create_key_if_missing:
-        raise MissingKeyError(
-            f"no HMAC key: set ${p.key_env} (hex) or provide {path}; this environment ({cfg.env}) refuses "
-            "to invent one because hashed ids must stay comparable across runs")
+    if not create:
+        raise MissingKeyError(f"no {what}: set ${env_var} (hex) or provide {path}; {refusal}")
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     path.write_text(key.hex())
     path.chmod(0o600)
-    log.warning("created a new local HMAC key at %s (untracked; keep it to keep hashes stable)", path)
+    log.warning("created a new local %s at %s (untracked; keep it to keep it stable)", what, path)
     return key
 
 

@@ -140,6 +140,20 @@ DECISIONS = _s(
 STATEMENTS = _s(("action_id", S), ("puid", S), ("account_id", S), ("action", S), ("application_date", DT),
                 ("statement", S), ("errors", STRINGS), ("valid", B))
 
+# appeals: one row per appeal an account holder filed against a restriction (the platform's intake writes
+# it; the demo files one). Open while no appeal outcome was decided for the account after filed_at.
+APPEALS = _s(("appeal_id", S), ("account_id", S), ("filed_at", T), ("statement", S), ("appealed_action_id", S),
+             ("source", S), ("recorded_at", T))
+
+# --- moderator console (genuine.console) -------------------------------------------------------------
+# console_users: one row per console user, kept current by a merge on username; password_hash is an
+# argon2id hash (never a password). role: moderator | appeals_officer | auditor | admin.
+CONSOLE_USERS = _s(("username", S), ("role", S), ("password_hash", S), ("active", B), ("created_at", T),
+                   ("created_by", S), ("updated_at", T))
+# console_access: append-only; who saw which account's evidence and who decided, when.
+CONSOLE_ACCESS = _s(("access_id", S), ("username", S), ("role", S), ("action", S), ("account_id", S),
+                    ("detail", S), ("at", T))
+
 # --- operations: the run ledger (genuine.core.ledger) ---------------------------------------------
 RUNS = _s(("run_id", S), ("job", S), ("status", S), ("started_at", T), ("ended_at", T),
           ("config_hash", S), ("code_version", S), ("params", S),

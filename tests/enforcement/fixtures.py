@@ -1,6 +1,7 @@
-"""Fixtures of the enforcement job tests: one trained champion and one scored lake per session; every
-scenario enforces its own copy of that lake (a Delta table is a folder with relative paths: a copy is an
-independent table with the same history)."""
+"""Fixtures of the enforcement job tests and the console's: one trained champion and one scored lake per
+session; every scenario enforces its own copy of that lake (a Delta table is a folder with relative paths:
+a copy is an independent table with the same history). A plugin of tests/conftest.py, so both test
+folders share one champion and one template lake."""
 
 from __future__ import annotations
 
@@ -62,3 +63,16 @@ def pipeline(spark, lake_copy):
     cfg, inputs = lake_copy()
     first = enforce.run(cfg, spark=spark)
     return cfg, inputs, first
+
+
+@pytest.fixture(scope="session")
+def enforced_copy(pipeline, lake_cfg, tmp_path_factory):
+    """enforced_copy(*overrides) -> (cfg, inputs): a fresh copy of the enforced lake of `pipeline`."""
+    template, inputs, _ = pipeline
+
+    def make(*overrides: str):
+        root = tmp_path_factory.mktemp("enforcedcopy")
+        shutil.copytree(template.lake.root, root, dirs_exist_ok=True)
+        return lake_cfg(*overrides, root=root), inputs
+
+    return make

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from genuine.core import tracking
 from genuine.core.config import Config
@@ -21,6 +22,7 @@ from genuine.features.catalog import ALL_FEATURES
 from genuine.jobs.common import base_parser, config_from, job
 from genuine.models.config import ModelConfig
 from genuine.models.labels import labelled_accounts, read_truth
+from genuine.models.monitoring import sample_population
 from genuine.models.promotion import PromotionDecision, promote, promote_registered
 from genuine.models.training import TrainResult, train_account_model
 
@@ -56,7 +58,13 @@ def run(cfg: Config, truth: Path | None = None, run_id: str | None = None,
                    "labels_table_version": lv, "accounts_table_version": av, "job_run_id": ctx.run_id,
                    "config_hash": cfg.fingerprint(), "truth": str(truth) if truth else None}
         lineage = {k: v for k, v in lineage.items() if v is not None}
-        result = train_account_model(pdf, ALL_FEATURES, mcfg, truth=truth_pdf, mlflow_cfg=cfg.mlflow, lineage=lineage)
+        # the drift reference: every account of the latest training snapshot (what scoring sees), sampled
+        latest = pdf["snapshot_date"].dropna().max()
+        population = None if pd.isna(latest) else sample_population(
+            lake.read("features", version=fv).where(F.col("snapshot_date") == F.lit(latest)),
+            [f.name for f in ALL_FEATURES], mcfg.monitoring.reference_sample, mcfg.seed)
+        result = train_account_model(pdf, ALL_FEATURES, mcfg, truth=truth_pdf, mlflow_cfg=cfg.mlflow, lineage=lineage,
+                                     drift_population=population)
         decision = promote(tracking.configure(cfg.mlflow), cfg.mlflow.account_model, result.model_version,
                            result.holdout, mcfg.gates)
         ctx.ledger.count("training_rows", len(pdf))

@@ -19,6 +19,7 @@ from genuine.core.schemas import (
     ACTION_LOG,
     DECISIONS,
     ENTITY_KEYS,
+    MONITORING,
     POST_SCORES,
     QUARANTINE,
     RAW_SCHEMAS,
@@ -69,6 +70,8 @@ _TABLES = [
     Table("statements", STATEMENTS, ("action_id",), "ignore"),
     Table("decisions", DECISIONS, ("decision_id",), "ignore"),
     Table("runs", RUNS, ("run_id",), "update"),
+    # a re-run for the same scoring run updates its figures (labels arrive late), never adds rows
+    Table("monitoring", MONITORING, ("scoring_run_id", "model_version", "kind", "subject", "metric"), "update"),
 ]
 TABLES: dict[str, Table] = {t.name: t for t in _TABLES}
 

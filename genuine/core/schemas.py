@@ -138,6 +138,14 @@ DECISIONS = _s(
 STATEMENTS = _s(("action_id", S), ("puid", S), ("account_id", S), ("action", S), ("application_date", DT),
                 ("statement", S), ("errors", STRINGS), ("valid", B))
 
+# --- monitoring (genuine monitor): one row per monitored figure, long format -------------------------
+# kind: feature (subject = feature; metric psi / ks / null_share), score (subject "score"; psi, mean),
+# band (subject = band; volume), precision (subject = band; reviewed / confirmed / precision / delay_hours).
+# `reference`: what it is compared with; `breached`: past `threshold` (null when not judged).
+MONITORING = _s(("scoring_run_id", S), ("snapshot_date", DT), ("model_name", S), ("model_version", S),
+                ("kind", S), ("subject", S), ("metric", S), ("value", D), ("reference", D), ("threshold", D),
+                ("breached", B), ("monitor_run_id", S), ("computed_at", T))
+
 # --- operations: the run ledger (genuine.core.ledger) ---------------------------------------------
 RUNS = _s(("run_id", S), ("job", S), ("status", S), ("started_at", T), ("ended_at", T),
           ("config_hash", S), ("code_version", S), ("params", S),

@@ -10,6 +10,7 @@ threshold, after one log line naming the features that moved.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import sys
@@ -132,10 +133,15 @@ def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = Non
                           [out_dir / n for n in figures])
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--scoring-run", default=None, help="scoring run to monitor, default: the latest")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     out = run(config_from(args), args.scoring_run, args.run_id)
     return EXIT_DRIFT if out.drifted else 0
 

@@ -6,6 +6,7 @@ spark-submit jobs/train.py --promote VERSION [--force]     (re-run the gates for
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from dataclasses import dataclass
@@ -80,12 +81,17 @@ def promote_version(cfg: Config, version: str, force: bool = False) -> Promotion
                               cfg.section("model", ModelConfig).gates, force=force, store=cfg.mlflow.tracking_uri)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--truth", type=Path, default=None, help="simulator ground truth for per-strategy evaluation")
     p.add_argument("--promote", default=None, metavar="VERSION", help="only re-run the gates for this version")
     p.add_argument("--force", action="store_true", help="with --promote: move champion even if gates fail")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     cfg = config_from(args)
     if args.promote is not None:
         return 0 if promote_version(cfg, args.promote, args.force).promoted else 1

@@ -294,8 +294,9 @@ def monitoring_rows(key: RunKey, features: pd.DataFrame, scores: pd.DataFrame, p
 def to_spark(spark: SparkSession, rows: pd.DataFrame) -> DataFrame:
     """MONITORING rows as a Spark frame (NaN becomes null: 'not measured' is not a number)."""
     clean = rows.astype(object).where(rows.notna(), None)
-    return spark.createDataFrame(clean.to_dict("records"), MONITORING) if len(clean) else \
-        spark.createDataFrame([], MONITORING)
+    records = [{k: v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for k, v in r.items()}
+               for r in clean.to_dict("records")]
+    return spark.createDataFrame(records, MONITORING)
 
 
 def summary_line(features: pd.DataFrame, scores: pd.DataFrame) -> str | None:
@@ -306,7 +307,7 @@ def summary_line(features: pd.DataFrame, scores: pd.DataFrame) -> str | None:
             vals = {"psi": f.psi, "ks": f.ks, "null_share": f.null_share}
             parts.append(f"{f.feature} ({', '.join(f'{m} {vals[m]:.3f}' for m in f.moved)})")
     for r in scores.itertuples():
-        if r.breached is True:
+        if r.breached is not None and not pd.isna(r.breached) and bool(r.breached):
             parts.append(f"{r.kind}:{r.subject} ({r.metric} {r.value:.3f} vs {r.reference:.3f})")
     if not parts:
         return None

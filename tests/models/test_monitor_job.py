@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 import pytest
 from lake_synth import JOB_FAST, SNAPSHOT
 from pyspark.sql import functions as F
+from typer.testing import CliRunner
 
+from genuine.cli.app import app
 from genuine.core import tracking
 from genuine.core.errors import EXIT_DRIFT
 from genuine.core.lake import Lake
@@ -30,13 +33,13 @@ def lake(pipeline, cfg_factory, tmp_path_factory):
     """A copy of the pipeline's lake and MLflow store (the fixture's own stays untouched)."""
     root = tmp_path_factory.mktemp("monitorlake")
     shutil.copytree(pipeline.cfg.lake.root, root, dirs_exist_ok=True)
-    cfg = cfg_factory(*JOB_FAST, root=root)
-    return cfg
+    return cfg_factory(*JOB_FAST, f"reports.root={root}/reports", root=root)
 
 
 def _args(cfg) -> list[str]:
     sets = [f"lake.root={cfg.lake.root}", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}",
-            f"privacy.key_file={cfg.lake.root}/hmac.key", "lake.engine=delta-rs", *JOB_FAST]
+            f"privacy.key_file={cfg.lake.root}/hmac.key", "lake.engine=delta-rs", f"reports.root={cfg.reports.root}",
+            *JOB_FAST]
     return ["--env", "test", *[x for s in sets for x in ("--set", s)]]
 
 
@@ -84,6 +87,8 @@ def test_drifted_snapshot_trips_the_exit_status_and_names_the_features(spark, la
     capsys.readouterr()
     assert monitor.main(_args(lake)) == EXIT_DRIFT
     lines = _drift_lines(capsys)
+    for png in ("feature_drift.png", "score_distribution.png"):      # the figures of the run, under reports/
+        assert (Path(lake.reports.root) / "monitor" / scored.run_id / png).stat().st_size > 0
     assert len(lines) == 1 and "\n" not in lines[0]
     assert lines[0].startswith("drift: 2 feature(s) moved")
     named = {p.split(" (")[0] for p in lines[0].split(": ", 2)[2].split("; ")}
@@ -101,3 +106,8 @@ def test_drifted_snapshot_trips_the_exit_status_and_names_the_features(spark, la
     for metric in ("psi", "ks", "null_share"):
         assert got[metric].reindex(want.index).to_numpy() == pytest.approx(want[metric].to_numpy(), rel=1e-9,
                                                                           nan_ok=True), metric
+    # `genuine monitor` exits with the same status, its last line names the same features
+    res = CliRunner().invoke(app, ["monitor", *_args(lake)], catch_exceptions=False)
+    assert res.exit_code == EXIT_DRIFT, res.output
+    last = [ln for ln in res.stdout.splitlines() if ln.strip()][-1]
+    assert last.startswith("drift: 2 feature(s) moved") and all(n in last for n in spread)

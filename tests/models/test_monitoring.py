@@ -12,13 +12,16 @@ import pytest
 from genuine.core.schemas import DECISIONS, SCORES
 from genuine.models.config import MonitoringConfig
 from genuine.models.monitoring import (
+    RunKey,
     band_precision,
     drift_reference,
     feature_drift,
+    monitoring_rows,
     recent_runs,
     score_drift,
     score_histograms,
     summary_line,
+    to_spark,
 )
 from tests.oracles import drift_oracle
 
@@ -162,3 +165,22 @@ def test_band_precision_equals_pandas_oracle(spark):
     pd.testing.assert_frame_equal(got.drop(columns="delay_hours").sort_values(["scoring_run_id", "band"])
                                   .reset_index(drop=True), want, check_dtype=False)
     assert got["delay_hours"].between(1, 60).all()
+
+
+def test_monitoring_rows_one_per_figure_and_keys_unique(spark):
+    ref = drift_reference(_frame(1000, 1, False), NAMES, CFG, seed=3, source="test")
+    feats = feature_drift(_spark_frame(spark, _frame(300, 2, True)), ref, CFG)
+    scores = pd.DataFrame([{"kind": "band", "subject": "auto", "metric": "volume", "value": 5.0, "reference": 4.0,
+                            "threshold": 3.0, "breached": None}])
+    prec = pd.DataFrame([{"scoring_run_id": "old", "band": "review", "scored": 10, "reviewed": 4, "confirmed": 3,
+                          "precision": 0.75, "delay_hours": 30.0}])
+    now = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
+    rows = monitoring_rows(RunKey("run", dt.date(2026, 12, 4), "m", "3"), feats, scores, prec, CFG, "mon-1", now)
+    got = to_spark(spark, rows).toPandas()
+    assert len(got) == 3 * len(NAMES) + 1 + 5
+    assert not got.duplicated(["scoring_run_id", "model_version", "kind", "subject", "metric"]).any()
+    f = got[got.kind == "feature"].set_index(["subject", "metric"])
+    assert f.loc[("shifted", "psi"), "breached"] and not f.loc[("smooth", "psi"), "breached"]
+    assert f.loc[("empty_now", "psi"), "breached"] is None      # not measured: not judged
+    assert set(got.loc[got.kind == "precision", "scoring_run_id"]) == {"old"}
+    assert (got.computed_at == pd.Timestamp("2026-12-05 12:00")).all()      # session time zone UTC

@@ -72,15 +72,18 @@ def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = Non
     with job("monitor", cfg, {"scoring_run_id": scoring_run_id}, run_id, spark) as ctx:
         lake, ledger = ctx.lake, ctx.ledger
         scores = read_pinned(lake, ledger, "scores")
-        runs = recent_runs(scores, max(mcfg.score_runs, mcfg.precision_runs) + 1) if scoring_run_id is None else \
-            recent_runs(scores.where(F.col("scored_at") <= scores.where(F.col("scoring_run_id") == scoring_run_id)
-                                     .agg(F.max("scored_at")).first()[0]),
-                        max(mcfg.score_runs, mcfg.precision_runs) + 1)
+        n_runs = max(mcfg.score_runs, mcfg.precision_runs) + 1
+        scope = scores
+        if scoring_run_id is not None:       # that run and the runs before it
+            until = scores.where(F.col("scoring_run_id") == scoring_run_id).agg(F.max("scored_at")).first()
+            scope = scores.where(F.col("scored_at") <= F.lit(until[0] if until else None))
+        runs = recent_runs(scope, n_runs)
         if not runs or (scoring_run_id is not None and runs[0][0] != scoring_run_id):
             raise NoScoringRun(f"no scoring run {scoring_run_id or ''} in the scores table: run `genuine score` first")
         latest = runs[0][0]
-        run_scores = scores.where(F.col("scoring_run_id") == latest)
-        info = run_scores.select("snapshot_date", "feature_table_version", "model_version").first()
+        info = scores.where(F.col("scoring_run_id") == latest).select(
+            "snapshot_date", "feature_table_version", "model_version").first()
+        assert info is not None         # the run has rows: recent_runs found it
         snap, fv = info["snapshot_date"], info["feature_table_version"]
 
         champ = load_champion(tracking.configure(cfg.mlflow), cfg.mlflow.account_model)

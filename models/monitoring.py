@@ -238,7 +238,7 @@ def band_precision(scores: DataFrame, decisions: DataFrame, run_ids: Sequence[st
                 .select("scoring_run_id", "account_id", "decision",
                         ((F.col("decided_at").cast("double") - F.col("scored_at").cast("double")) / 3600.0)
                         .alias("delay_hours")))
-    per = (s.join(reviewed, ["scoring_run_id", "account_id"], "left")
+    per: pd.DataFrame = (s.join(reviewed, ["scoring_run_id", "account_id"], "left")
            .groupBy("scoring_run_id", "band")
            .agg(F.count("*").alias("scored"), F.count("decision").alias("reviewed"),
                 F.sum((F.col("decision") == confirm).cast("long")).alias("confirmed"),

@@ -63,7 +63,8 @@ def test_undrifted_snapshot_exits_zero_and_rerun_adds_no_row(spark, lake, pipeli
     feats = again[(again.kind == "feature") & (again.scoring_run_id == pipeline.score1.run_id)]
     champ = load_champion(tracking.configure(lake.mlflow), lake.mlflow.account_model)
     ref = champ.drift_reference
-    assert ref["source"] == "training snapshot, every account" and ref["n_population"] == len(pipeline.features)
+    n = min(lake.section("model", ModelConfig).monitoring.reference_sample, len(pipeline.features))
+    assert ref["source"] == "training snapshot, every account" and ref["n_sample"] == n
     assert len(feats) == 3 * len(ref["features"])
     assert not feats["breached"].fillna(False).any()
 
@@ -111,3 +112,5 @@ def test_drifted_snapshot_trips_the_exit_status_and_names_the_features(spark, la
     assert res.exit_code == EXIT_DRIFT, res.output
     last = [ln for ln in res.stdout.splitlines() if ln.strip()][-1]
     assert last.startswith("drift: 2 feature(s) moved") and all(n in last for n in spread)
+    # an earlier scoring run by id: the undrifted one, judged against the same reference
+    assert monitor.main([*_args(lake), "--scoring-run", pipeline.score1.run_id]) == 0

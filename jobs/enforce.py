@@ -9,6 +9,7 @@ re-running enforce for the same scoring run, or retrying a killed run, writes ea
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from datetime import UTC, datetime
@@ -104,10 +105,15 @@ def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = Non
         return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--scoring-run", default=None, help="scoring run id to enforce (default: the latest)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         run(config_from(args), args.scoring_run, args.run_id)
     except (NoScoringRun, LakeError) as exc:

@@ -9,6 +9,7 @@ With `--truth` (the simulator's ground truth) it also writes the separation repo
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from datetime import date
@@ -108,11 +109,16 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
                       skipped=result.skipped if result.version is None else None)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--as-of", type=date.fromisoformat, default=None, help="snapshot date (UTC), default: latest event")
     p.add_argument("--truth", type=Path, default=None, help="simulator ground truth for the separation report")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     run(config_from(args), args.as_of, args.run_id, truth=args.truth)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -22,10 +23,15 @@ def run(cfg: Config, export_dir: str | Path, run_id: str | None = None,
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("export_dir")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     report = run(config_from(args), args.export_dir, args.run_id)
     unbalanced = [e for e, c in report.entities.items() if not c.balanced]
     return 1 if unbalanced else 0

@@ -7,6 +7,7 @@ score: the check comes first).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from dataclasses import dataclass
@@ -67,10 +68,15 @@ def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
                         result.skipped, lake.uri("scores"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--snapshot", type=date.fromisoformat, default=None, help="snapshot date, default: the latest")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     run(config_from(args), args.snapshot, args.run_id)
     return 0
 

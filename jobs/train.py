@@ -6,6 +6,7 @@ spark-submit jobs/train.py --promote VERSION [--force]     (re-run the gates for
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from genuine.core import tracking
 from genuine.core.config import Config
@@ -21,6 +23,7 @@ from genuine.features.catalog import ALL_FEATURES
 from genuine.jobs.common import base_parser, config_from, job
 from genuine.models.config import ModelConfig
 from genuine.models.labels import labelled_accounts, read_truth
+from genuine.models.monitoring import sample_population
 from genuine.models.promotion import PromotionDecision, promote, promote_registered
 from genuine.models.training import TrainResult, train_account_model
 
@@ -56,7 +59,13 @@ def run(cfg: Config, truth: Path | None = None, run_id: str | None = None,
                    "labels_table_version": lv, "accounts_table_version": av, "job_run_id": ctx.run_id,
                    "config_hash": cfg.fingerprint(), "truth": str(truth) if truth else None}
         lineage = {k: v for k, v in lineage.items() if v is not None}
-        result = train_account_model(pdf, ALL_FEATURES, mcfg, truth=truth_pdf, mlflow_cfg=cfg.mlflow, lineage=lineage)
+        # the drift reference: every account of the latest training snapshot (what scoring sees), sampled
+        latest = pdf["snapshot_date"].dropna().max()
+        population = None if pd.isna(latest) else sample_population(
+            lake.read("features", version=fv).where(F.col("snapshot_date") == F.lit(latest)),
+            [f.name for f in ALL_FEATURES], mcfg.monitoring.reference_sample, mcfg.seed)
+        result = train_account_model(pdf, ALL_FEATURES, mcfg, truth=truth_pdf, mlflow_cfg=cfg.mlflow, lineage=lineage,
+                                     drift_population=population)
         decision = promote(tracking.configure(cfg.mlflow), cfg.mlflow.account_model, result.model_version,
                            result.holdout, mcfg.gates)
         ctx.ledger.count("training_rows", len(pdf))
@@ -72,12 +81,17 @@ def promote_version(cfg: Config, version: str, force: bool = False) -> Promotion
                               cfg.section("model", ModelConfig).gates, force=force, store=cfg.mlflow.tracking_uri)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
     p.add_argument("--truth", type=Path, default=None, help="simulator ground truth for per-strategy evaluation")
     p.add_argument("--promote", default=None, metavar="VERSION", help="only re-run the gates for this version")
     p.add_argument("--force", action="store_true", help="with --promote: move champion even if gates fail")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     cfg = config_from(args)
     if args.promote is not None:
         return 0 if promote_version(cfg, args.promote, args.force).promoted else 1

@@ -66,6 +66,24 @@ class GatesConfig(Strict):
     min_group_size: int = Field(default=30, ge=1)  # protected groups smaller than this are reported, not gated
 
 
+class MonitoringConfig(Strict):
+    """models/monitoring.py, `genuine monitor`: the drift reference stored with each model version
+    (training) and the thresholds past which the monitor job exits with EXIT_DRIFT."""
+
+    reference_bins: int = Field(default=10, ge=2)          # quantile bins of the reference (PSI)
+    reference_sample: int = Field(default=2000, ge=50)     # accounts sampled into the reference (KS, bins)
+    psi_epsilon: float = Field(default=1e-4, gt=0, lt=1)   # floor of a bin share: an empty bin has finite PSI
+    psi_threshold: float = Field(default=0.25, gt=0)       # PSI above this: the feature moved
+    ks_threshold: float = Field(default=0.20, gt=0, le=1)  # KS statistic above this: the feature moved
+    null_share_threshold: float = Field(default=0.10, gt=0, le=1)  # |null share - reference| above this
+    score_runs: int = Field(default=7, ge=1)               # the latest scoring run against the N before it
+    score_bins: int = Field(default=10, ge=2)              # equal-width bins of the score over [0, 1]
+    score_psi_threshold: float = Field(default=0.25, gt=0)
+    band_volume_ratio: float = Field(default=3.0, gt=1)    # a band's volume over (or under 1/x) the mean of the N
+    min_history_runs: int = Field(default=3, ge=1)         # fewer earlier runs: scores reported, not judged
+    precision_runs: int = Field(default=30, ge=1)          # scoring runs whose reviewed accounts give precision
+
+
 class ModelConfig(Strict):
     positive_label: str = "ai_managed"
     negative_label: str = "human"
@@ -93,6 +111,7 @@ class ModelConfig(Strict):
     novelty: NoveltyConfig = NoveltyConfig()
     reasons: ReasonConfig = ReasonConfig()
     gates: GatesConfig = GatesConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="after")
     def _targets_ordered(self) -> ModelConfig:

@@ -40,6 +40,7 @@ from genuine.core.errors import LegacyModelError
 log = logging.getLogger(__name__)
 
 REFERENCE_FILE = "reference.json"
+DRIFT_REFERENCE_FILE = "drift_reference.json"     # models/monitoring.py: what `genuine monitor` compares with
 PIPELINE_FILE = "pipeline.joblib"
 NOVELTY_FILE = "novelty.joblib"
 # predict(..., params={"output": ...}): the calibrated score (default) or the novelty percentile
@@ -89,14 +90,18 @@ def pip_requirements(packages: Sequence[str]) -> list[str]:
 
 
 def log_account_model(model: CalibratedClassifierCV, reference: dict[str, Any], example: pd.DataFrame,
-                      registered_name: str, tmp: str, novelty: Any = None) -> str:
-    """Log the fitted model with its reference (and novelty scorer) into the active run, register it;
-    returns the version."""
+                      registered_name: str, tmp: str, novelty: Any = None,
+                      drift_reference: dict[str, Any] | None = None) -> str:
+    """Log the fitted model with its reference (and novelty scorer, drift reference) into the active run,
+    register it; returns the version."""
     pipe = Path(tmp) / PIPELINE_FILE
     ref = Path(tmp) / REFERENCE_FILE
     joblib.dump(model, pipe)
     ref.write_text(json.dumps(reference))
     artifacts = {"pipeline": str(pipe), "reference": str(ref)}
+    if drift_reference is not None:
+        (Path(tmp) / DRIFT_REFERENCE_FILE).write_text(json.dumps(drift_reference))
+        artifacts["drift_reference"] = str(Path(tmp) / DRIFT_REFERENCE_FILE)
     if novelty is not None:
         joblib.dump(novelty, Path(tmp) / NOVELTY_FILE)
         artifacts["novelty"] = str(Path(tmp) / NOVELTY_FILE)

@@ -39,7 +39,7 @@ from genuine.core import tracking
 from genuine.core.errors import MissingColumnsError, NoChampionError, SnapshotNotFound
 from genuine.core.schemas import REASON, SCORES  # the scores table is declared with every table
 from genuine.models.labels import require_columns
-from genuine.models.pyfunc import OUTPUT_NOVELTY, REFERENCE_FILE, ensure_loadable
+from genuine.models.pyfunc import DRIFT_REFERENCE_FILE, OUTPUT_NOVELTY, REFERENCE_FILE, ensure_loadable
 from genuine.models.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class ChampionModel:
     model_uri: str                      # models:/<name>/<version>: pinned, the alias may move meanwhile
     thresholds: Thresholds
     reference: dict[str, Any] = field(repr=False)
+    drift_reference: dict[str, Any] | None = field(default=None, repr=False)   # None: registered before monitor
 
 
 def load_champion(client: MlflowClient, name: str, alias: str = "champion") -> ChampionModel:
@@ -79,8 +80,10 @@ def load_model_version(client: MlflowClient, name: str, version: str) -> Champio
         if ref_path is None:
             raise FileNotFoundError(f"{uri} holds no {REFERENCE_FILE}: not an account model")
         reference = json.loads(ref_path.read_text())
+        drift_path = next(local.rglob(DRIFT_REFERENCE_FILE), None)
+        drift = json.loads(drift_path.read_text()) if drift_path is not None else None
     return ChampionModel(name=name, version=str(mv.version), run_id=str(mv.run_id), model_uri=uri,
-                         thresholds=Thresholds.from_tags(mv.tags), reference=reference)
+                         thresholds=Thresholds.from_tags(mv.tags), reference=reference, drift_reference=drift)
 
 
 def pick_snapshot(features: DataFrame, feature_version: int, snapshot: dt.date | None = None) -> dt.date:

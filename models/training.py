@@ -42,6 +42,7 @@ from genuine.models import plots
 from genuine.models.config import CandidateKind, ModelConfig
 from genuine.models.evaluation import evaluate_scores, finite_metrics, safe_metric
 from genuine.models.labels import prepare_training_data
+from genuine.models.monitoring import drift_reference
 from genuine.models.novelty import NoveltyScorer
 from genuine.models.pyfunc import log_account_model
 from genuine.models.thresholds import Thresholds, choose_thresholds
@@ -223,13 +224,17 @@ def _fit_candidates(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, val: np.nda
 
 def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg_model: ModelConfig | Mapping[str, Any],
                         truth: pd.DataFrame | None = None, mlflow_cfg: MlflowConfig | None = None,
-                        lineage: Mapping[str, Any] | None = None) -> TrainResult:
+                        lineage: Mapping[str, Any] | None = None,
+                        drift_population: pd.DataFrame | None = None) -> TrainResult:
     """Train, evaluate, log and register one account model version.
 
     `train_df`: one row per labelled account (see `labels.training_frame`): account_id, label, snapshot
     columns and the feature columns (NaN allowed). `truth` (simulator only): account_id, population,
     strategy[, cluster_id, verified] for per-strategy, leave-one-strategy-out and protected figures.
     `lineage`: feature table path, its Delta version, snapshot dates...: tagged on run and version.
+    `drift_population`: feature rows of every account of the training snapshot (jobs/train.py passes a
+    sample), the population `genuine monitor` compares later snapshots with; without it the labelled
+    training rows stand in (labels over-represent flagged accounts: only right for synthetic data).
     """
     cfg = cfg_model if isinstance(cfg_model, ModelConfig) else ModelConfig.model_validate(dict(cfg_model))
     mcfg = mlflow_cfg or MlflowConfig()
@@ -293,6 +298,9 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         mlflow.log_dict({"mean": imp_mean, "std": imp_std}, "evaluation/permutation_importance.json")
         humans_dev = (~hold) & (y == 0)
         reference = human_reference(X[humans_dev], features, cfg, imp_mean)
+        drift = drift_reference(X if drift_population is None else drift_population, names, cfg.monitoring,
+                                cfg.seed, "labelled training rows" if drift_population is None
+                                else "training snapshot, every account")
 
         groups = df["population"].where(df["population"].notna(), df["label"]).to_numpy()
         mlflow.log_figure(plots.pr_curve({"validation": (y[val], p_val), "holdout": (y[hold], p_hold)},
@@ -313,7 +321,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
             novelty = build_novelty(cfg).fit(X[fit]) if cfg.novelty.enabled else None
             with _timed("log_model", timings):
                 model_version = log_account_model(model, reference, X[hold].head(5), mcfg.account_model, tmp,
-                                                  novelty=novelty)
+                                                  novelty=novelty, drift_reference=drift)
         mlflow.log_dict(reference["families"], "feature_families.json")
 
         version_tags = {**thresholds.as_tags(), **lineage_tags, "chosen_candidate": chosen,

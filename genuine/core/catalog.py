@@ -30,6 +30,7 @@ from genuine.core.schemas import (
     CONSOLE_USERS,
     DECISIONS,
     ENTITY_KEYS,
+    MONITORING,
     POST_SCORES,
     QUARANTINE,
     RAW_SCHEMAS,
@@ -113,6 +114,8 @@ _TABLES = [
     # appended, never merged: ids are random, one row per page view or decision (genuine.console.access)
     Table("console_access", CONSOLE_ACCESS, ("access_id",)),
     Table("runs", RUNS, ("run_id",), "update"),
+    # a re-run for the same scoring run updates its figures (labels arrive late), never adds rows
+    Table("monitoring", MONITORING, ("scoring_run_id", "model_version", "kind", "subject", "metric"), "update"),
 ]
 TABLES: dict[str, Table] = {t.name: t for t in _TABLES}
 

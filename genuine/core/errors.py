@@ -6,6 +6,11 @@ a bug keep its traceback. Builtin bases (ValueError, LookupError, RuntimeError) 
 
 from __future__ import annotations
 
+# Exit statuses schedulers act on (besides 0, and 1 for an error a command can explain: a missing input).
+EXIT_DRIFT = 4
+"""`genuine monitor` / jobs/monitor.py: a monitored figure is past its threshold (one log line names the
+features). 2 is taken by a bad config, 3 by a missing Java runtime."""
+
 # --- core --------------------------------------------------------------------------------------------
 
 class ConfigError(ValueError):
@@ -88,6 +93,10 @@ class LegacyModelError(RuntimeError):
 
 class CorpusError(ValueError):
     """A corpus file cannot be used; the message names file:line."""
+
+
+class NoDriftReference(LookupError):
+    """The champion was registered without a drift reference (by a genuine before `monitor`): retrain."""
 
 
 class NoScoringRun(LookupError):

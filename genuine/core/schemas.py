@@ -154,6 +154,14 @@ CONSOLE_USERS = _s(("username", S), ("role", S), ("password_hash", S), ("active"
 CONSOLE_ACCESS = _s(("access_id", S), ("username", S), ("role", S), ("action", S), ("account_id", S),
                     ("detail", S), ("at", T))
 
+# --- monitoring (genuine monitor): one row per monitored figure, long format -------------------------
+# kind: feature (subject = feature; metric psi / ks / null_share), score (subject "score"; psi, mean),
+# band (subject = band; volume), precision (subject = band; reviewed / confirmed / precision / delay_hours).
+# `reference`: what it is compared with; `breached`: past `threshold` (null when not judged).
+MONITORING = _s(("scoring_run_id", S), ("snapshot_date", DT), ("model_name", S), ("model_version", S),
+                ("kind", S), ("subject", S), ("metric", S), ("value", D), ("reference", D), ("threshold", D),
+                ("breached", B), ("monitor_run_id", S), ("computed_at", T))
+
 # --- operations: the run ledger (genuine.core.ledger) ---------------------------------------------
 RUNS = _s(("run_id", S), ("job", S), ("status", S), ("started_at", T), ("ended_at", T),
           ("config_hash", S), ("code_version", S), ("params", S),

@@ -25,6 +25,7 @@ from genuine.features.network import NetworkConfig, network_features
 from genuine.features.registry import FAMILIES, Family
 from genuine.features.reports import ReportsConfig, report_features
 from genuine.features.separation import SeparationConfig, SeparationReport
+from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
 
@@ -179,5 +180,8 @@ def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
     """One row per account existing at the end of `snapshot_date` (or of unknown creation time)."""
     as_of = end_of_day(snapshot_date)
     cut_inp = cut_inputs(inp, as_of)
-    parts = [family_frame(family, cut_inp, as_of, cfgs) for family in FAMILIES]
+    # Each family is computed on its own before the join: one plan over all five ran out of execution
+    # memory in the 2 GB test driver once the raw reads carried their partition columns.
+    local = cfgs.network.algorithms.local_checkpoints
+    parts = [materialize(family_frame(family, cut_inp, as_of, cfgs), local_checkpoints=local) for family in FAMILIES]
     return assemble(parts, snapshot_date, as_of, input_versions, run_id)

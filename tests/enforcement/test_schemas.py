@@ -7,10 +7,10 @@ from genuine.core.schemas import REASON
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.schemas import SCORE_INPUT
 from genuine.enforcement.statements import DECISION_ACCOUNTS, DECISION_VISIBILITIES, EEA_COUNTRIES, KEYWORDS
+from genuine.models import scoring
 
 
 def test_score_input_is_the_scorers_schema():
-    scoring = pytest.importorskip("genuine.models.scoring")
     theirs = {f.name: f.dataType for f in scoring.SCORES.fields}
     for f in SCORE_INPUT.fields:
         assert theirs.get(f.name) == f.dataType, f.name

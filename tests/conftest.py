@@ -48,3 +48,14 @@ def spark(cfg_factory, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("checkpoints")))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_cached_frames() -> Iterator[None]:
+    """Drop every module's cached DataFrames when it ends: one JVM serves ~500 tests, and its heap is finite."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.catalog.clearCache()

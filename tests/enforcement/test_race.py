@@ -47,8 +47,8 @@ def test_racing_runs_both_land_then_breaker_holds_a_surge(spark, lake_copy, lake
     racing = threading.local()
     original = DeltaRsEngine._write_files
 
-    def write_files_then_meet(self, uri, df, schema):
-        out = original(self, uri, df, schema)
+    def write_files_then_meet(self, uri, df, *args, **kwargs):
+        out = original(self, uri, df, *args, **kwargs)
         if uri == status_uri and getattr(racing, "first", False):
             racing.first = False
             barrier.wait()

@@ -33,6 +33,7 @@ from genuine.ingest.validate import (
     quarantine_rows,
     row_checks,
 )
+from genuine.lib.checkpoint import materialize
 
 __all__ = ["ingest", "IngestReport"]
 log = logging.getLogger(__name__)
@@ -94,7 +95,11 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
             if known_accounts is None:
                 raise AssertionError("accounts are ingested first")
             rows = check_references(rows, entity, known_accounts, known_posts)
-        checked = check_duplicates(rows.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity, earlier).cache()
+        # Materialized, not cached: each entity's plan holds the valid accounts and posts before it, and an
+        # analyser that deduplicates relations walks such nested self-joins in exponential time (a broken
+        # export of 100 records spent > 20 min in DeduplicateRelations, or ran out of heap).
+        checked = materialize(check_duplicates(rows.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity,
+                                               earlier), local_checkpoints=True)
         failed = F.col("_reason").isNotNull()
         stats = checked.agg(F.count(F.lit(1)).alias("read"),
                             F.count(F.when(~failed, 1)).alias("accepted"),
@@ -104,12 +109,12 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         report.entities[entity] = counts
         if entity == "accounts":
             valid = checked.where(~failed).select("account_id", "created_at")
-            known_accounts = valid.unionByName(existing.select("account_id", "created_at")).distinct().cache()
-            known_accounts.count()   # materialized now: `checked` is released at the end of this entity
+            known_accounts = materialize(valid.unionByName(existing.select("account_id", "created_at")).distinct(),
+                                         local_checkpoints=True)
         if entity == "posts":
             valid = checked.where(~failed).select("post_id", "account_id", "created_at")
-            known_posts = valid.unionByName(existing.select("post_id", "account_id", "created_at")).distinct().cache()
-            known_posts.count()
+            known_posts = materialize(valid.unionByName(existing.select("post_id", "account_id", "created_at"))
+                                      .distinct(), local_checkpoints=True)
         # Appended, not merged: `_new` rows are not in the table on their dates (checked above), and the
         # run's application transaction makes a retried run write nothing twice. Event tables get their
         # event_date, the UTC day they are partitioned by.
@@ -119,10 +124,8 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
                              partition_by=stored.partition_by)
         ledger.wrote(table, result)
         report.versions[table] = result.version
-        bad = quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]), ledger.run_id, now).cache()
-        bad.count()
-        quarantine.append(bad)
-        checked.unpersist()
+        quarantine.append(materialize(quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]),
+                                                      ledger.run_id, now), local_checkpoints=True))
         for name, n in (("read", counts.read), ("accepted", counts.accepted), ("new", counts.new),
                         ("quarantined", counts.quarantined)):
             ledger.count(f"{entity}.{name}", n)
@@ -143,8 +146,6 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     else:
         report.versions["quarantine"] = None
     ledger.count("files.quarantined", len(problems))
-    for part in quarantine:
-        part.unpersist()
     return report
 
 

@@ -10,15 +10,20 @@ import re
 import numpy as np
 import pandas as pd
 from model_synth import FAST, FEATURES
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 from test_cli import _args, _invoke
 
 from genuine.core import tracking
 from genuine.core.errors import EXIT_NOT_PROMOTED
+from genuine.core.lake import Lake
 from genuine.core.schemas import DECISIONS, RAW_LABELS
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.decisions import labels_from_decisions
+from genuine.features.catalog import FEATURE_TABLE
 from genuine.jobs import retrain
+from genuine.jobs.common import job
+from genuine.jobs.train import training_data
 from genuine.models.config import ModelConfig
 from genuine.models.labels import label_history, labelled_accounts
 from genuine.models.promotion import alias_version, load_holdout, promote
@@ -106,6 +111,29 @@ def test_label_set_with_appeals_equals_pandas_oracle(spark, cfg):
     assertDataFrameEqual(got.select(*expected.columns),
                          spark.createDataFrame(expected.astype(object).where(expected.notna(), None),
                                                got.select(*expected.columns).schema))
+
+
+def test_training_data_reads_raw_labels_and_applied_decisions(spark, cfg_factory):
+    """The job's own reading (jobs/train.py::training_data, shared by train and retrain) of raw_labels and
+    the decisions table in a real lake gives the oracle's label set."""
+    cfg = cfg_factory()
+    mcfg = cfg.section("model", ModelConfig)
+    lake = Lake(spark, cfg)
+    keys = spark.createDataFrame([r[:3] for r in FEATURE_ROWS], "account_id string, snapshot_date date, as_of timestamp")
+    feats = keys.select(*[F.col(f.name) if f.name in keys.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                          for f in FEATURE_TABLE.fields])
+    lake.append("features", feats, schema=FEATURE_TABLE)
+    lake.append("raw_labels", spark.createDataFrame([(*r, "ingest", None) for r in RAW], RAW_LABELS), schema=RAW_LABELS)
+    lake.append("decisions", _decisions(spark), schema=DECISIONS)
+    with job("training-data-test", cfg, spark=spark) as ctx:
+        data = training_data(ctx, mcfg)
+    cols = ["account_id", "label", "source", "decided_at", "snapshot_date", "first_decided_at"]
+    got = data.frame[cols].sort_values("account_id").reset_index(drop=True)
+    want = _oracle(cfg)[cols].sort_values("account_id").reset_index(drop=True)
+    want["snapshot_date"] = want["snapshot_date"].astype(object)
+    pd.testing.assert_frame_equal(got.astype({"snapshot_date": object}), want, check_dtype=False)
+    assert (data.lineage["decisions_table_version"], data.lineage["labels_table_version"]) == \
+        (lake.version("decisions"), lake.version("raw_labels"))
 
 
 def _frame(n: int = 40) -> pd.DataFrame:

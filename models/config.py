@@ -84,6 +84,15 @@ class MonitoringConfig(Strict):
     precision_runs: int = Field(default=30, ge=1)          # scoring runs whose reviewed accounts give precision
 
 
+class RetrainConfig(Strict):
+    """`genuine retrain` (jobs/retrain.py, docs/decisions.md "Retraining"): the shared recent holdout and
+    which human decision wins when two were taken at the same instant."""
+
+    holdout_days: int = Field(default=14, ge=1)            # accounts first labelled in the N days up to the newest label
+    min_holdout_per_label: int = Field(default=10, ge=1)   # fewer of either label: no challenger is trained
+    source_precedence: list[str] = ["appeal", "moderator"]  # same-instant labels: the first listed source wins
+
+
 class ModelConfig(Strict):
     positive_label: str = "ai_managed"
     negative_label: str = "human"
@@ -112,6 +121,7 @@ class ModelConfig(Strict):
     reasons: ReasonConfig = ReasonConfig()
     gates: GatesConfig = GatesConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    retrain: RetrainConfig = RetrainConfig()
 
     @model_validator(mode="after")
     def _targets_ordered(self) -> ModelConfig:

@@ -27,12 +27,32 @@ def require_columns(df_columns: Sequence[str], needed: Sequence[str], what: str)
         raise MissingColumnsError(f"{what} lacks columns {missing}")
 
 
-def latest_labels(labels: DataFrame, positive_label: str = "ai_managed") -> DataFrame:
+LABEL_COLUMNS = ("account_id", "label", "source", "decided_at")
+
+
+def label_history(*parts: DataFrame | None) -> DataFrame:
+    """Every label so far from the tables that hold some (raw_labels; human decisions turned into labels).
+    A decision stored in two of them (an import writes its labels to raw_labels too) counts once."""
+    frames = [p.select(*LABEL_COLUMNS) for p in parts if p is not None]
+    if not frames:
+        raise ValueError("label_history needs at least one table of labels")
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out.dropDuplicates()
+
+
+def latest_labels(labels: DataFrame, positive_label: str = "ai_managed", prefer: Sequence[str] = ()) -> DataFrame:
     """One label per account, the latest decision: a review that clears an account overrides an older
-    import that flagged it. Same-instant conflicts resolve to the negative label, so that a contested
-    account never teaches the model that it is a bot."""
+    import that flagged it, an appeal that restores it overrides the review. Same-instant conflicts go to
+    the source listed first in `prefer` (an appeal is the last word of the process), then to the negative
+    label, so that a contested account never teaches the model that it is a bot."""
+    rank = F.lit(len(prefer))
+    for i, source in reversed(list(enumerate(prefer))):
+        rank = F.when(F.col("source") == F.lit(source), F.lit(i)).otherwise(rank)
     w = Window.partitionBy("account_id").orderBy(
         F.col("decided_at").desc_nulls_last(),
+        *([rank.asc()] if prefer and "source" in labels.columns else []),
         F.when(F.col("label") == F.lit(positive_label), 1).otherwise(0).asc(),
         *[F.col(c).asc_nulls_last() for c in labels.columns if c not in ("account_id", "decided_at", "label")],
     )
@@ -58,16 +78,23 @@ def point_in_time_join(labels: DataFrame, features: DataFrame) -> DataFrame:
             .drop("_rn", "_f_account_id"))
 
 
-def training_frame(labels: DataFrame, features: DataFrame, positive_label: str = "ai_managed") -> DataFrame:
+def training_frame(labels: DataFrame, features: DataFrame, positive_label: str = "ai_managed",
+                   prefer: Sequence[str] = ()) -> DataFrame:
     """Latest label per account joined point-in-time to its snapshot: the (small) training matrix."""
-    return latest_labels(labels, positive_label).transform(point_in_time_join, features)
+    return latest_labels(labels, positive_label, prefer).transform(point_in_time_join, features)
+
 
 def labelled_accounts(labels: DataFrame, features: DataFrame, accounts: DataFrame | None,
-                      names: Sequence[str], positive_label: str) -> DataFrame:
-    """The training matrix of the train job: latest label per account joined point in time to its
-    snapshot's feature columns, plus `verified` from the raw accounts (a protected population)."""
-    labels = labels.select("account_id", "label", "source", "decided_at")
-    frame = training_frame(labels, features.select("account_id", "snapshot_date", "as_of", *names), positive_label)
+                      names: Sequence[str], positive_label: str, prefer: Sequence[str] = ()) -> DataFrame:
+    """The training matrix of the train and retrain jobs: latest label per account joined point in time to
+    its snapshot's feature columns, `first_decided_at` (the account's earliest label: retraining's holdout
+    takes only accounts no earlier model can have seen), plus `verified` from the raw accounts (a
+    protected population)."""
+    labels = labels.select(*LABEL_COLUMNS)
+    frame = training_frame(labels, features.select("account_id", "snapshot_date", "as_of", *names), positive_label,
+                           prefer)
+    first = labels.groupBy("account_id").agg(F.min("decided_at").alias("first_decided_at"))
+    frame = frame.join(first, "account_id", "left")
     if accounts is None:
         return frame
     verified = accounts.select("account_id", F.coalesce("verified", F.lit(False)).alias("verified")) \

@@ -13,7 +13,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,12 +137,17 @@ def human_reference(X_humans: pd.DataFrame, features: Sequence[Feature], cfg: Mo
     }
 
 
-def split_roles(y: pd.Series, cfg: ModelConfig, holdout: bool = True) -> np.ndarray:
+def split_roles(y: pd.Series, cfg: ModelConfig, holdout: bool | np.ndarray = True) -> np.ndarray:
     """Stratified random roles: fit (trees + cross-fitted calibration), validation (model choice,
-    thresholds, importance), holdout (reported figures and promotion; none when `holdout` is False)."""
+    thresholds, importance), holdout (reported figures and promotion; none when `holdout` is False).
+    A boolean mask as `holdout` fixes the holdout instead (retraining's recent holdout, shared with the
+    champion); the other rows are split as usual."""
     idx = np.arange(len(y))
-    dev, hold = (train_test_split(idx, test_size=cfg.holdout_fraction, stratify=y, random_state=cfg.seed)
-                 if holdout else (idx, idx[:0]))
+    if isinstance(holdout, np.ndarray):
+        dev, hold = idx[~holdout], idx[holdout]
+    else:
+        dev, hold = (train_test_split(idx, test_size=cfg.holdout_fraction, stratify=y, random_state=cfg.seed)
+                     if holdout else (idx, idx[:0]))
     fit, val = train_test_split(dev, test_size=cfg.validation_fraction, stratify=y.iloc[dev],
                                 random_state=cfg.seed + 1)
     role = np.empty(len(y), dtype=object)
@@ -225,7 +230,8 @@ def _fit_candidates(X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, val: np.nda
 def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg_model: ModelConfig | Mapping[str, Any],
                         truth: pd.DataFrame | None = None, mlflow_cfg: MlflowConfig | None = None,
                         lineage: Mapping[str, Any] | None = None,
-                        drift_population: pd.DataFrame | None = None) -> TrainResult:
+                        drift_population: pd.DataFrame | None = None,
+                        holdout_ids: Collection[str] | None = None) -> TrainResult:
     """Train, evaluate, log and register one account model version.
 
     `train_df`: one row per labelled account (see `labels.training_frame`): account_id, label, snapshot
@@ -235,6 +241,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
     `drift_population`: feature rows of every account of the training snapshot (jobs/train.py passes a
     sample), the population `genuine monitor` compares later snapshots with; without it the labelled
     training rows stand in (labels over-represent flagged accounts: only right for synthetic data).
+    `holdout_ids`: the accounts of a fixed holdout (retraining), instead of a stratified random one.
     """
     cfg = cfg_model if isinstance(cfg_model, ModelConfig) else ModelConfig.model_validate(dict(cfg_model))
     mcfg = mlflow_cfg or MlflowConfig()
@@ -243,7 +250,8 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
     if len(set(names)) != len(names):
         raise ValueError("duplicate feature names")
     df, counts = prepare_training_data(train_df, names, truth, cfg)
-    role = split_roles(df["y"], cfg)
+    role = split_roles(df["y"], cfg, True if holdout_ids is None
+                       else df["account_id"].isin(set(holdout_ids)).to_numpy())
     X, y = df[names], df["y"].to_numpy()
     fit, val, hold = role == "fit", role == "validation", role == "holdout"
     lineage_tags = {f"lineage.{k}": str(v) for k, v in (lineage or {}).items()}

@@ -1,4 +1,4 @@
-"""`genuine train`, `genuine promote`, `genuine score` and `genuine bench score`: the account model.
+"""`genuine train`, `genuine retrain`, `genuine promote`, `genuine score` and `genuine bench score`: the account model.
 
 Thin commands over jobs/train.py and jobs/score.py. A missing input (no feature table, no labels, no
 champion, an unknown snapshot or version, a model registered by an older genuine) ends the command with
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg
 from genuine.core.errors import (
+    EXIT_NOT_PROMOTED,
     LegacyModelError,
     NoChampionError,
     SnapshotNotFound,
@@ -87,6 +88,34 @@ def train(truth: Annotated[Path | None, typer.Option(help="simulator ground trut
     if out.decision.champion_after is not None:
         console.print(summary_table(champion_summary(tracking.client(cfg.mlflow), r.model_name)))
     console.print(f"MLflow run {r.run_id} ({cfg.mlflow.tracking_uri}); job run {out.run_id}")
+
+
+def retrain(truth: Annotated[Path | None, typer.Option(help="simulator ground truth (_truth/accounts.parquet) "
+                                                       "for per-strategy figures")] = None,
+            env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
+    """Train a challenger on every label so far (imports, moderator decisions, appeal outcomes) and run the
+    promotion gates against the champion on the recent holdout; exit 0 promoted, 5 not promoted."""
+    from genuine.jobs.retrain import run  # lazy: CLI start-up (module docstring)
+    from genuine.models.config import ModelConfig  # lazy: CLI start-up
+
+    cfg = load_cfg(env, set_)
+    try:
+        out = run(cfg, truth, run_id)
+    except _EXPECTED as exc:
+        raise _fail(exc) from None
+    console.print(escape(out.holdout.describe()), soft_wrap=True)
+    if out.trained is None:
+        console.print(f"[yellow]not promoted[/yellow]: fewer than "
+                      f"{cfg.section('model', ModelConfig).retrain.min_holdout_per_label} labels of each kind "
+                      f"in the holdout, no challenger trained; job run {out.run_id}", soft_wrap=True)
+    else:
+        r = out.trained.train
+        console.print(f"registered [bold]{r.model_name}[/bold] version {r.model_version} ({r.chosen}); "
+                      f"holdout PR-AUC {r.metrics.get('holdout.pr_auc', math.nan):.4f}", soft_wrap=True)
+        _print_decision(out.trained.decision)
+        console.print(f"MLflow run {r.run_id} ({cfg.mlflow.tracking_uri}); job run {out.run_id}")
+    if not out.promoted:
+        raise typer.Exit(EXIT_NOT_PROMOTED)
 
 
 def promote(version: Annotated[str, typer.Argument(help="registered version of the account model")],
@@ -178,6 +207,7 @@ def bench_exploration(truth: Annotated[Path, typer.Option(help="the simulator's 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the CLI."""
     app.command("train")(train)
+    app.command("retrain")(retrain)
     app.command("promote")(promote)
     app.command("score")(score)
     bench_app.command("score")(bench_score)

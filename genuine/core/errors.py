@@ -10,6 +10,9 @@ from __future__ import annotations
 EXIT_DRIFT = 4
 """`genuine monitor` / jobs/monitor.py: a monitored figure is past its threshold (one log line names the
 features). 2 is taken by a bad config, 3 by a missing Java runtime."""
+EXIT_NOT_PROMOTED = 5
+"""`genuine retrain` / jobs/retrain.py: the run ended without a new champion (the gates refused the
+challenger, or the recent holdout was too small to train and compare one); 0 means promoted."""
 
 # --- core --------------------------------------------------------------------------------------------
 

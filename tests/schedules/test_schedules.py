@@ -27,6 +27,7 @@ def test_the_daily_graph_is_the_issue_s_and_retraining_is_weekly():
     assert [t["name"] for t in daily] == ["ingest", "features", "score", "enforce", "monitor"]
     assert [t["depends_on"] for t in daily] == [[], ["ingest"], ["features"], ["score"], ["enforce"]]
     assert jobs["retrain"]["cron"].split()[-1] != "*"            # one day of the week
+    assert [(t["name"], t["entrypoint"]) for t in jobs["retrain"]["tasks"]] == [("retrain", "jobs/retrain.py")]
 
 
 @pytest.mark.parametrize(("job", "task"), TASKS, ids=[f"{j}-{t['name']}" for j, t in TASKS])

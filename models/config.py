@@ -20,6 +20,9 @@ CandidateKind = Literal["hgb", "logreg"]
 class PrecisionTargets(Strict):
     auto: float = Field(default=0.995, gt=0, le=1)
     review: float = Field(default=0.90, gt=0, le=1)
+    # the review cut also flags at most this share of the validation humans (null: no cap). Labelled
+    # humans are mostly accounts someone found suspicious, so their share overstates the platform's.
+    review_max_human_fpr: float | None = Field(default=None, gt=0, lt=1)
 
 
 class HgbParams(Strict):
@@ -105,6 +108,9 @@ class ModelConfig(Strict):
     # at 1.0, and a single human inside that plateau makes a 0.995-precision threshold unreachable.
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     calibration_folds: int = Field(default=3, ge=2)
+    # the chosen candidate, calibrated, soft-voted with one expert per feature family (models/ensemble.py):
+    # off, mean, or full_or_mean (the larger of the full model and the mean; docs/model.md, section 12)
+    family_vote: Literal["off", "mean", "full_or_mean"] = "off"
     precision_targets: PrecisionTargets = PrecisionTargets()
     min_flagged: int = Field(default=10, ge=1)     # a threshold must flag at least this many validation accounts
     hgb: HgbParams = HgbParams()

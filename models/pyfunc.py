@@ -36,6 +36,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from threadpoolctl import threadpool_limits
 
 from genuine.core.errors import LegacyModelError
+from genuine.models.ensemble import FamilyVote
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def pip_requirements(packages: Sequence[str]) -> list[str]:
     return [f"{p}=={pkg_version(p)}" for p in packages]
 
 
-def log_account_model(model: CalibratedClassifierCV, reference: dict[str, Any], example: pd.DataFrame,
+def log_account_model(model: CalibratedClassifierCV | FamilyVote, reference: dict[str, Any], example: pd.DataFrame,
                       registered_name: str, tmp: str, novelty: Any = None,
                       drift_reference: dict[str, Any] | None = None) -> str:
     """Log the fitted model with its reference (and novelty scorer, drift reference) into the active run,

@@ -50,12 +50,14 @@ class Thresholds:
         return np.where(s >= self.auto, "auto", np.where(s >= self.review, "review", "none"))
 
 
-def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: int) -> ThresholdChoice:
+def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: int,
+                     max_negative_share: float | None = None) -> ThresholdChoice:
     """Lowest score cut whose precision (over everything it flags) meets `target`, among the cuts that
     flag at least `min_flagged` accounts: the most recall the target allows. `min_flagged` keeps a
     handful of accounts from justifying a cut. Stricter cuts are not required to meet the target too:
     moderator labels are wrong now and then (the simulator flips 1 %), and a mislabelled bot sits at the
-    very top of any good ranking, where it would veto every cut below it (docs/model.md)."""
+    very top of any good ranking, where it would veto every cut below it (docs/model.md).
+    `max_negative_share`: the cut must also flag at most this share of the negatives (humans)."""
     y = np.asarray(y, dtype="int64")
     p = np.asarray(p, dtype="float64")
     n_pos = int(y.sum())
@@ -68,7 +70,11 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: i
     cut = np.nonzero(last_of_tie)[0]
     flagged = cut + 1
     prec = tp[cut] / flagged
-    good = np.nonzero((flagged >= min_flagged) & (prec >= target - 1e-12))[0]
+    ok = (flagged >= min_flagged) & (prec >= target - 1e-12)
+    if max_negative_share is not None:
+        n_neg = len(y) - n_pos
+        ok &= (flagged - tp[cut]) <= max_negative_share * n_neg + 1e-9
+    good = np.nonzero(ok)[0]
     if len(good) == 0:
         return ThresholdChoice(math.inf, math.nan, 0.0, 0, False)
     j = good[-1]
@@ -77,7 +83,8 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: i
 
 def choose_thresholds(y: np.ndarray, p: np.ndarray, cfg: ModelConfig) -> tuple[Thresholds, dict[str, ThresholdChoice]]:
     """Thresholds for both bands; auto is never below review (precision is not monotone in the cut)."""
-    review = choose_threshold(y, p, cfg.precision_targets.review, cfg.min_flagged)
+    review = choose_threshold(y, p, cfg.precision_targets.review, cfg.min_flagged,
+                              cfg.precision_targets.review_max_human_fpr)
     auto = choose_threshold(y, p, cfg.precision_targets.auto, cfg.min_flagged)
     return Thresholds(auto=max(auto.threshold, review.threshold), review=review.threshold), \
         {"auto": auto, "review": review}

@@ -40,6 +40,7 @@ from genuine.core.config import MlflowConfig
 from genuine.features.registry import Feature
 from genuine.models import plots
 from genuine.models.config import CandidateKind, ModelConfig
+from genuine.models.ensemble import FamilyVote
 from genuine.models.evaluation import evaluate_scores, finite_metrics, safe_metric
 from genuine.models.labels import prepare_training_data
 from genuine.models.monitoring import drift_reference
@@ -100,12 +101,22 @@ def _classifier_steps(kind: CandidateKind, cfg: ModelConfig, n_fit: int) -> list
     raise ValueError(f"unknown candidate {kind!r}")
 
 
-def build_calibrated(kind: CandidateKind, cfg: ModelConfig, n_fit: int) -> CalibratedClassifierCV:
-    """Cross-fitted calibration on the fit split: the validation split stays untouched for thresholds."""
+def build_calibrated(kind: CandidateKind, cfg: ModelConfig, n_fit: int,
+                     families: Mapping[str, str] | None = None) -> CalibratedClassifierCV | FamilyVote:
+    """Cross-fitted calibration on the fit split: the validation split stays untouched for thresholds.
+    With `model.family_vote` and the features' families, the calibrated recipe is one member of a
+    FamilyVote (models/ensemble.py)."""
     n_inner = n_fit * (cfg.calibration_folds - 1) // cfg.calibration_folds   # rows each fold model sees
-    return CalibratedClassifierCV(
+    calibrated = CalibratedClassifierCV(
         build_candidate(kind, cfg, n_inner), method=cfg.calibration, ensemble=True,
         cv=StratifiedKFold(cfg.calibration_folds, shuffle=True, random_state=cfg.seed))
+    if cfg.family_vote != "off" and families:
+        return FamilyVote(calibrated, dict(families), cfg.family_vote)
+    return calibrated
+
+
+def feature_families(features: Sequence[Feature]) -> dict[str, str]:
+    return {f.name: str(f.family) for f in features}
 
 
 def human_reference(X_humans: pd.DataFrame, features: Sequence[Feature], cfg: ModelConfig,
@@ -165,7 +176,7 @@ def _flat(prefix: str, obj: Any) -> dict[str, Any]:
 
 
 def leave_one_strategy_out(df: pd.DataFrame, role: np.ndarray, names: list[str], kind: CandidateKind,
-                           cfg: ModelConfig) -> pd.DataFrame:
+                           cfg: ModelConfig, families: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Retrain the whole recipe (fit, calibration, thresholds) without one AI strategy, then score
     that strategy: how the model fares on a kind of bot it has never seen."""
     rows = []
@@ -181,7 +192,7 @@ def leave_one_strategy_out(df: pd.DataFrame, role: np.ndarray, names: list[str],
             continue
         fit = (role == "fit") & ~held
         val = (role == "validation") & ~held
-        model = build_calibrated(kind, cfg, int(fit.sum())).fit(X[fit], y[fit])
+        model = build_calibrated(kind, cfg, int(fit.sum()), families).fit(X[fit], y[fit])
         th, _ = choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], cfg)
         s_held = model.predict_proba(X[held])[:, 1]
         s_hum = model.predict_proba(X[hold_humans])[:, 1]
@@ -247,6 +258,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
     mcfg = mlflow_cfg or MlflowConfig()
     client = tracking.configure(mcfg)
     names = [f.name for f in features]
+    families = feature_families(features)
     if len(set(names)) != len(names):
         raise ValueError("duplicate feature names")
     df, counts = prepare_training_data(train_df, names, truth, cfg)
@@ -271,7 +283,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
 
         # 2. the chosen recipe, calibrated, thresholds from validation
         with _timed("calibrated_fit", timings):
-            model = build_calibrated(chosen, cfg, int(fit.sum())).fit(X[fit], y[fit])
+            model = build_calibrated(chosen, cfg, int(fit.sum()), families).fit(X[fit], y[fit])
         p_val = model.predict_proba(X[val])[:, 1]
         thresholds, choices = choose_thresholds(y[val], p_val, cfg)
         for band, ch in choices.items():
@@ -291,7 +303,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
             with _timed("leave_one_strategy_out", timings):
                 # without features computed from labels: the held-out strategy's labels would leak through them
                 blind = [f.name for f in features if not f.from_labels]
-                loso = leave_one_strategy_out(df, role, blind, chosen, cfg)
+                loso = leave_one_strategy_out(df, role, blind, chosen, cfg, families)
             for r in loso.to_dict("records"):
                 metrics.update({f"loso.{r['strategy']}.{k}": v for k, v in r.items() if k != "strategy"})
             mlflow.log_text(loso.to_csv(index=False), "evaluation/leave_one_strategy_out.csv")

@@ -43,7 +43,7 @@ from genuine.enforcement.config import EnforcementConfig, enforcement_config
 from genuine.enforcement.policy import ROUTE_EXPLORATION, decide
 from genuine.enforcement.review import interleave_rank, queue_priority
 from genuine.enforcement.schemas import OUTCOME_REVIEW, SCORE_INPUT
-from genuine.features.catalog import ALL_FEATURES
+from genuine.features.catalog import ALL_FEATURES, BY_NAME
 from genuine.models.config import ModelConfig
 from genuine.models.labels import latest_labels, read_truth
 from genuine.models.thresholds import choose_thresholds
@@ -79,7 +79,8 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
     role = split_roles(df["y"], mcfg, holdout=False)
     X, y = df[names], df["y"].to_numpy()
     fit, val = role == "fit", role == "validation"
-    model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum())).fit(X[fit], y[fit])
+    families = {n: str(BY_NAME[n].family) for n in names}
+    model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum()), families).fit(X[fit], y[fit])
     thresholds, _ = choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], mcfg)
     return model, thresholds, build_novelty(mcfg).fit(X[fit])
 

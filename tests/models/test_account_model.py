@@ -94,12 +94,14 @@ def test_latest_labels_keeps_newest_decision_and_resolves_ties_to_human(spark):
 
 
 # --- thresholds -----------------------------------------------------------------------------------
-def _threshold_oracle(y, p, target, min_flagged):
-    """Every distinct score as a cut; the lowest one that flags enough and meets the target."""
+def _threshold_oracle(y, p, target, min_flagged, max_negative_share=None):
+    """Every distinct score as a cut; the lowest one that flags enough, meets the target and flags at
+    most the allowed share of the negatives."""
     best = math.inf
     for t in sorted(set(p.tolist()), reverse=True):
         flagged = p >= t
-        if flagged.sum() >= min_flagged and y[flagged].mean() >= target:
+        capped = max_negative_share is None or (flagged & (y == 0)).sum() <= max_negative_share * (y == 0).sum()
+        if flagged.sum() >= min_flagged and y[flagged].mean() >= target and capped:
             best = t
     return best
 
@@ -110,12 +112,14 @@ def test_choose_threshold_matches_bruteforce(seed):
     n = 300
     y = (rng.random(n) < 0.3).astype(int)
     p = np.round(np.clip(rng.normal(0.25 + 0.5 * y, 0.2), 0, 1), 2)   # rounding creates ties
-    for target, mf in ((0.9, 5), (0.99, 10), (0.8, 1), (1.0, 3)):
-        ch = choose_threshold(y, p, target, mf)
-        assert ch.threshold == _threshold_oracle(y, p, target, mf)
+    for target, mf, cap in ((0.9, 5, None), (0.99, 10, None), (0.8, 1, None), (1.0, 3, None), (0.8, 5, 0.02),
+                            (0.6, 5, 0.05), (0.6, 5, 0.3)):
+        ch = choose_threshold(y, p, target, mf, cap)
+        assert ch.threshold == _threshold_oracle(y, p, target, mf, cap)
         if ch.met:
             flagged = p >= ch.threshold
             assert y[flagged].mean() >= target and flagged.sum() >= mf
+            assert cap is None or (flagged & (y == 0)).sum() <= cap * (y == 0).sum()
             assert ch.precision == pytest.approx(y[flagged].mean())
             assert ch.recall == pytest.approx(y[flagged].sum() / y.sum())
 

@@ -51,7 +51,10 @@ WALL_CLOCK: dict[str, tuple[str, ...]] = {
 RUNS_COMPARED = ("run_id", "job", "status", "params")
 # The champion: synthetic features big enough for the promotion gates (as the account-model job tests).
 CHAMPION = {"n": 3000, "seed": 11, "label_fraction": 0.6, "snapshot": date(2026, 10, 31)}
-CHAMPION_SETTINGS = ("model.hgb.max_iter=60", "model.permutation_repeats=2", "model.gates.protected_fpr_limit.auto=0.04")
+# Gates loosened as in the account-model tests: ~80 protected humans in the holdout, one flag moves an FPR
+# by more than a point; this model only has to exist, it is judged nowhere.
+CHAMPION_SETTINGS = ("model.hgb.max_iter=60", "model.permutation_repeats=2", "model.gates.protected_fpr_limit.auto=0.04",
+                     "model.gates.protected_fpr_limit.review=0.2")
 
 
 def train_champion(cfg: Config, spark: Any, truth: Path) -> str:

@@ -192,7 +192,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.run_id:
+        p.error("--run-id: the day's run ids derive from --date (daily-<step>-<date>)")
     try:
         run(config_from(args), args.date, args.export)
     except DailyError as exc:

@@ -237,6 +237,7 @@ def chaos(args: argparse.Namespace) -> int:
         log.info("preparing the champion and the base lake (%d days backfilled)", args.days - 1)
         runner.run(prep)
         marker.write_text(json.dumps(spec))
+    (out / "base").mkdir(exist_ok=True)       # empty when the day killed is the first
     daily = ["daily", "--date", day.isoformat(), "--export", str(out / "days" / day.isoformat())]
 
     ref_root = out / "reference"

@@ -39,8 +39,11 @@ def split_by_day(export: str | Path, out: str | Path, first: date, days: int) ->
                 continue
             t = table.column(TIME_OF[entity]).cast(pa.int64())
             lo, hi = _ms(first) + i * MS_PER_DAY, _ms(first) + (i + 1) * MS_PER_DAY
-            keep = pc.and_(pc.greater_equal(t, lo) if i else pa.scalar(True),
-                           pc.less(t, hi) if i < days - 1 else pa.scalar(True))
-            pq.write_table(table.filter(pc.fill_null(keep, True) if i == 0 else pc.fill_null(keep, False)),
-                           folder / entity / "part-00000.parquet")
+            bounds = [m for m in (pc.greater_equal(t, lo) if i else None,
+                                  pc.less(t, hi) if i < days - 1 else None) if m is not None]
+            part = table
+            if bounds:
+                keep = bounds[0] if len(bounds) == 1 else pc.and_(*bounds)
+                part = table.filter(pc.fill_null(keep, i == 0))     # a record without a time: the first day
+            pq.write_table(part, folder / entity / "part-00000.parquet")
     return folders

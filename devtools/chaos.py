@@ -16,7 +16,8 @@ moment (seeded), checks the lake, re-runs the day and checks again:
   the daily derives them from the date, so they must be equal.
 
 The reference is also re-run once: a finished day must leave every table at its version. Prints the
-trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation.
+trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
+seconds are the waited-for children's: the JVMs PySpark starts are not waited for, so they undercount.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from genuine.enforcement.config import enforcement_config
 from genuine.jobs import appeal, review
@@ -167,6 +168,15 @@ def test_appeal_restored_by_the_appeals_officer_then_audited(lake, moderator):
     officer = lake.client("appeals_officer")
     page = officer.get("/appeals")
     assert page.status_code == 200 and acc in page.text and "I write my posts myself" in page.text
+    box = page.text.split(f'<section class="appeal">\n<h2><a href="/accounts/{acc}">')[1].split("</section>")[0]
+    log = table(cfg, "action_log")
+    mine = log[log.account_id == acc]
+    assert len(mine) > 0 and all(len(a.reasons) > 0 for _, a in mine.iterrows())
+    for _, a in mine.iterrows():     # the original decision and its evidence
+        assert f"<td>{a.action}</td><td>{a.decided_by}</td><td>{a.score:.3g}</td><td>{a.band}</td>" in box
+        for r in a.reasons:
+            assert str(escape(r["text"])) in box
+    assert "<td>bot</td>" in box
     state = page.text.split('name="state" value="')[1].split('"')[0]
     form = {"outcome": "restore", "note": "posting times match a shift worker", "state": state,
             "csrf_token": csrf_of(page.text)}

@@ -158,6 +158,17 @@ def test_pages_follow_the_lake_after_decisions_imports_and_user_changes(console_
     assert first not in _shown(moderator.get("/queue").text)
     page = moderator.get(f"/accounts/{first}").text
     assert '<strong class="status">confirmed</strong>' in page and "Not in the open review queue" in page
+    # Its history: the decision and the actions it took, as the tables hold them.
+    dec = table(cfg, "decisions")
+    d = dec[dec.account_id == first].iloc[0]
+    assert "<td>review</td><td>confirm</td><td>moderator</td><td>bot</td><td>applied</td>" in page
+    log = table(cfg, "action_log")
+    acts = page.split('<table class="actions">')[1].split("</table>")[0]
+    mine = log[log.account_id == first]
+    assert acts.count("<tr><td>") == len(mine) > 0
+    for a in mine.itertuples():
+        assert f"<td>{a.action}</td><td>{a.decided_by}</td><td>{a.decision_source}</td><td>{a.route_reason}</td>" in acts
+    assert d.decision_id in set(mine.decision_ref)
 
     # An import outside the console (another process writing the same tables).
     f = tmp_path / "review.jsonl"

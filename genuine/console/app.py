@@ -124,7 +124,7 @@ class ConsoleState:
 
     @property
     def users(self) -> Users:
-        return Users(self.lake)
+        return Users(self.lake, self.reader.rows)
 
 
 def create_app(cfg: Config, spark: SparkSession | None = None) -> FastAPI:

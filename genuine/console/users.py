@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,12 +55,20 @@ def check_new_user(username: str, role: str, password: str) -> None:
 
 
 class Users:
-    """The console_users table through the lake (merge on username: one current row per user)."""
+    """The console_users table through the lake (merge on username: one current row per user).
 
-    def __init__(self, lake: Lake) -> None:
+    `table_rows`, when given, returns every row of console_users at its current version (the console's
+    version-keyed cache, genuine.console.data.Reader.rows): a request then reads no data file unless a
+    user changed. Without it, each call is a Spark read."""
+
+    def __init__(self, lake: Lake, table_rows: Callable[[str], list[dict[str, Any]]] | None = None) -> None:
         self.lake = lake
+        self.table_rows = table_rows
 
     def _rows(self, username: str | None = None) -> list[dict[str, Any]]:
+        if self.table_rows is not None:
+            rows = [r for r in self.table_rows("console_users") if username is None or r["username"] == username]
+            return sorted(rows, key=lambda r: r["username"])
         if not self.lake.exists("console_users"):
             return []
         df = self.lake.read("console_users")

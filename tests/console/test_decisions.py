@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from genuine.enforcement.config import enforcement_config
 from genuine.jobs import appeal, review
+from genuine.jobs import audit as audit_job
 from tests.console.conftest import csrf_of, open_queue, table
 
 WRITTEN = ("decisions", "action_log", "statements", "raw_labels", "quarantine", "account_status")
@@ -106,6 +108,12 @@ def test_confirm_lands_once_through_the_import_path_and_a_double_submit_is_refus
     assert {("moderator", "view_account"), ("moderator", "decision")} <= set(zip(mine.username, mine.action,
                                                                                    strict=True))
     assert (mine[mine.action == "decision"].detail.str.startswith("confirm run=")).sum() == 1
+    # Append-only: no commit of the access log ever removed (rewrote) a file of it.
+    commits = sorted((Path(cfg.table("console_access")) / "_delta_log").glob("*.json"))
+    assert len(commits) >= 3
+    for c in commits:
+        actions = [json.loads(line) for line in c.read_text().splitlines() if line.strip()]
+        assert not any("remove" in a for a in actions), c.name
 
 
 def test_refusals_write_nothing(lake, moderator):
@@ -160,6 +168,15 @@ def test_appeal_restored_by_the_appeals_officer_then_audited(lake, moderator):
     officer = lake.client("appeals_officer")
     page = officer.get("/appeals")
     assert page.status_code == 200 and acc in page.text and "I write my posts myself" in page.text
+    box = page.text.split(f'<section class="appeal">\n<h2><a href="/accounts/{acc}">')[1].split("</section>")[0]
+    log = table(cfg, "action_log")
+    mine = log[log.account_id == acc]
+    assert len(mine) > 0 and all(len(a.reasons) > 0 for _, a in mine.iterrows())
+    for _, a in mine.iterrows():     # the original decision and its evidence
+        assert f"<td>{a.action}</td><td>{a.decided_by}</td><td>{a.score:.3g}</td><td>{a.band}</td>" in box
+        for r in a.reasons:
+            assert str(escape(r["text"])) in box
+    assert "<td>bot</td>" in box
     state = page.text.split('name="state" value="')[1].split('"')[0]
     form = {"outcome": "restore", "note": "posting times match a shift worker", "state": state,
             "csrf_token": csrf_of(page.text)}
@@ -181,7 +198,19 @@ def test_appeal_restored_by_the_appeals_officer_then_audited(lake, moderator):
     assert "review <strong>confirm</strong> by moderator" in html
     assert "appeal <strong>restore</strong> by appeals_officer" in html
     assert "Score row" in html and "Feature snapshot" in html
+    trail = audit_job.explain(cfg, acc, spark=lake.spark)
+    assert trail.model and trail.features and trail.feature_values
+    assert f"{trail.model['name']} version {trail.model['version']}" in html
+    assert f"{trail.features['table']} version {trail.features['version']}" in html
+    for name in trail.feature_values:
+        assert f"<tr><td>{name}</td>" in html
+    for p in trail.posts:
+        assert f"post {p['post_id']} " in html
     assert decide(auditor, acc, "clear", "n", state="none").status_code == 403
+    access = table(cfg, "console_access")
+    seen = set(zip(access.username, access.action, access.account_id, strict=True))
+    assert {("appeals_officer", "view_appeal", acc), ("appeals_officer", "appeal_outcome", acc),
+            ("auditor", "view_audit", acc)} <= seen
 
 
 def test_export_of_statements_for_a_date_range(lake):

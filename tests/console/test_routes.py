@@ -5,11 +5,12 @@ route redirects to the login page. Plus the login itself: CSRF, rate limit, cook
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from genuine.console.app import ROUTES
+from genuine.console.app import HOME, ROUTES
 from genuine.console.users import ROLES
 from tests.console.conftest import PASSWORD, csrf_of, login
 from tests.oracles import read_delta_rs
@@ -127,3 +128,26 @@ def test_admin_cannot_create_a_user_with_a_short_password_or_a_bad_role(console_
     assert r.status_code == 400 and "password: 12 to 1024 characters" in r.text
     r = admin.post("/users", data={"username": "x-user", "role": "root", "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 400 and "role &#39;root&#39;: expected one of" in r.text
+
+
+def _lake_versions(cfg) -> dict[str, int]:
+    from deltalake import DeltaTable
+
+    return {str(p.parent): DeltaTable(str(p.parent)).version() for p in Path(cfg.lake.root).rglob("_delta_log")}
+
+
+@pytest.mark.parametrize("route", sorted([r for m, r in ROUTES if m == "POST"] + ["/logout"]))
+@pytest.mark.parametrize("token", [None, "", "forged"], ids=["no-token", "empty-token", "forged-token"])
+def test_every_post_without_a_valid_csrf_token_is_refused_and_writes_nothing(console_lake, clients, queued, route,
+                                                                              token):
+    role = ROUTES[("POST", route)][0] if ("POST", route) in ROUTES else "moderator"
+    client = clients[role]
+    before = _lake_versions(console_lake.cfg)
+    form = _form(route, token or "")
+    if token is None:
+        del form["csrf_token"]
+    path = route.replace("{account_id}", quote(queued, safe="")).replace("{username}", role)
+    r = client.post(path, data=form)
+    assert r.status_code == 403 and "security token is missing or expired" in r.text, r.text[:300]
+    assert _lake_versions(console_lake.cfg) == before
+    assert client.get(HOME[role]).status_code == 200          # still logged in (a refused logout too)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from genuine.devtools.demo import console_command, moderator_round
+from genuine.cli.app import _print_moderators
+from genuine.cli.common import console as cli_console
+from genuine.devtools.demo import DemoResult, console_command, moderator_round
 from tests.console.conftest import open_queue, table
 
 N, ERROR = 12, 0.25
@@ -54,3 +56,10 @@ def test_moderator_round_decides_the_top_of_the_queue_from_the_truth(spark, enfo
     cmd = console_command(cfg)
     assert cmd.startswith("genuine console serve --env test --set lake.root=")
     assert f"lake.root={cfg.lake.root}" in cmd
+
+    # `genuine demo` (make demo) ends with this round's summary and, last, that command.
+    with cli_console.capture() as out:
+        _print_moderators(cfg, DemoResult(tmp_path, {"moderators": m}))
+    lines = out.get().splitlines()
+    assert lines[-1].strip() == cmd
+    assert f"{len(m.appeals_filed)} filed, 1 decided by the appeals officer, 1 open in the console" in out.get()

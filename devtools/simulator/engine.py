@@ -191,13 +191,15 @@ def default_workers(n_chunks: int) -> int:
 def simulate(n_accounts: int, days: int, seed: int, out_dir: str | Path, start_date: str = "2026-10-01",
              label_fraction: float = 0.3, progress: Callable[[int, int], None] | None = None, *,
              shares: Mapping[str, float] | None = None, chunk_accounts: int = P.CHUNK_ACCOUNTS,
-             moderator_error_rate: float = P.MODERATOR_ERROR_RATE, workers: int | None = None) -> SimulationSummary:
+             moderator_error_rate: float = P.MODERATOR_ERROR_RATE, workers: int | None = None,
+             shift: P.Shift | None = None) -> SimulationSummary:
     """Write a simulated platform export (input contract) and its ground truth to `out_dir`.
 
     Same arguments, same bytes, whatever `workers` is: every random draw comes from a stream keyed by
     (seed, chunk, purpose) and each chunk writes its own part files. `progress(done, total)` is called
     after each step (two per chunk, one for labels and truth). `shares` overrides DEFAULT_SHARES (missing
-    strategies get 0, the rest is renormalized).
+    strategies get 0, the rest is renormalized). `shift` makes AI strategies change mid-window
+    (params.Shift); None, the default, writes exactly what the simulator wrote before the option existed.
     """
     if n_accounts < 1 or days < 1:
         raise ValueError("n_accounts and days must be >= 1")
@@ -209,7 +211,9 @@ def simulate(n_accounts: int, days: int, seed: int, out_dir: str | Path, start_d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous(out)
-    pop = build_population(n_accounts, seed, start_ms, end_ms, sim)
+    if shift is not None:
+        shift = shift.validated(days)
+    pop = build_population(n_accounts, seed, start_ms, end_ms, sim, shift)
     ctx = _Context(pop, seed, out)
     n_chunks = pop.n_chunks
     workers = default_workers(n_chunks) if workers is None else max(1, min(workers, n_chunks))

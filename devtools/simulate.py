@@ -23,7 +23,8 @@ def shift_of(c: ShiftConfig) -> tuple[P.Shift | None, dict[str, float] | None]:
     """The simulator's Shift and shares for `simulate.shift` (None, None when it is off)."""
     if not c.enabled:
         return None, None
-    shift = P.Shift(c.at_day, c.new_strategy, c.retimed_strategy, c.retimed_as, c.new_spread_days)
+    shift = P.Shift(c.at_day, c.new_strategy, c.retimed_strategy, c.retimed_as, c.new_spread_days,
+                    c.labelled_before_share)
     if c.new_share is None or c.new_strategy is None:
         return shift, None
     rest = {s: v for s, v in P.DEFAULT_SHARES.items() if s != c.new_strategy}

@@ -410,6 +410,7 @@ class Shift:
     retimed_strategy: str | None = "fixed_interval"
     retimed_as: str = "jittered_scheduler"
     new_spread_days: float = 1.0
+    labelled_before_share: float = 0.5   # of the labels of accounts seen before the shift: decided before it
 
     def validated(self, days: int) -> Shift:
         if not 0 < self.at_day < days:
@@ -421,6 +422,8 @@ class Shift:
                              f"got {self.retimed_strategy!r}")
         if self.retimed_as not in TICKERS:
             raise ValueError(f"shift.retimed_as must be one of {sorted(TICKERS)}, got {self.retimed_as!r}")
+        if not 0 <= self.labelled_before_share <= 1:
+            raise ValueError("shift.labelled_before_share must lie in [0, 1]")
         if self.new_spread_days < 0:
             raise ValueError("shift.new_spread_days must be >= 0")
         return self

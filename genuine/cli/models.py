@@ -204,6 +204,36 @@ def bench_exploration(truth: Annotated[Path, typer.Option(help="the simulator's 
     console.print(f"CPU {cpu:.1f} s in the driver for {len(out)} retrainings", soft_wrap=True)
 
 
+def bench_drift_loop(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 2000,
+                     days: Annotated[int, typer.Option(help="simulated days (the shift is simulate.shift.at_day)")] = 14,
+                     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+                     out: Annotated[Path, typer.Option(help="folder for the export and the moderators' files")] = Path(
+                         "out/drift-loop"),
+                     env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Train on the platform before its AI strategies shift, score after it, monitor, review, retrain,
+    score again (devtools/bench/drift_loop.py); prints the figures before and after and each step's time."""
+    from genuine.devtools.bench.drift_loop import run, table_rows
+
+    res = run(load_cfg(env, set_), accounts, days, seed, out)
+    t = Table(title=f"drift loop: {accounts} accounts x {days} days, seed {seed}, shift on {res.shift_day} "
+                    f"(new: {res.strategies[0] if res.strategies else '-'})")
+    for c in ("figure", "before (stale champion)", "after (retrain)"):
+        t.add_column(c)
+    for row in table_rows(res):
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"monitor exit {res.monitor_exit}; moved: {', '.join(res.moved) or 'nothing'}", soft_wrap=True)
+    console.print(f"moderators: {res.moderators}; retrain exit {res.retrain_exit}; {res.retrain_holdout}", soft_wrap=True)
+    for reason in res.retrain_reasons:
+        console.print(f"  gate: {escape(reason)}", soft_wrap=True)
+    steps = Table(title="seconds per step")
+    for c in ("step", "wall s", "CPU s (driver + JVM)"):
+        steps.add_column(c, justify="left" if c == "step" else "right")
+    for name, r in res.steps.items():
+        steps.add_row(name, f"{r.wall_s:.1f}", f"{r.cpu_s_total:.1f}")
+    console.print(steps)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the CLI."""
     app.command("train")(train)
@@ -212,3 +242,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("score")(score)
     bench_app.command("score")(bench_score)
     bench_app.command("exploration")(bench_exploration)
+    bench_app.command("drift-loop")(bench_drift_loop)

@@ -123,6 +123,7 @@ class ShiftConfig(Strict):
     retimed_as: str = "jittered_scheduler"      # ... to this ticker's (interval, jitter, quiet window)
     new_spread_days: float = Field(1.0, ge=0)   # the new strategy's accounts start within this after the shift
     new_share: float | None = Field(None, gt=0, lt=1)   # the new strategy's share of accounts (None: default)
+    labelled_before_share: float = Field(0.5, ge=0, le=1)   # labels of accounts seen before the shift decided before it
 
 
 class SimulateConfig(Strict):

@@ -71,6 +71,7 @@ class LoopResult:
     retrain_holdout: str = ""
     retrain_reasons: list[str] = field(default_factory=list)
     champion_before: str | None = None
+    champion_forced: bool = False                    # the first-half model failed its gates: put in place by force
     champion_after: str | None = None
     steps: dict[str, Reading] = field(default_factory=dict)
 
@@ -156,7 +157,15 @@ def run(cfg: Config, accounts: int, days: int, seed: int, out: Path,
     snaps = sorted({start + timedelta(days=max(1, (before - start).days // 2)), before})
     step("a. snapshots before the shift", lambda: [features.run(cfg, as_of=d, spark=spark) for d in snaps])
     trained = step("a. train the champion", lambda: train.run(cfg, truth=truth_path, spark=spark))
-    res.champion_before = trained.decision.champion_after
+    if not trained.decision.promoted:
+        # The loop needs a champion to go stale; a small first half may not pass the first champion's
+        # gates. The documented, logged override (`genuine promote --force`) puts it in place; retraining's
+        # gates are never forced.
+        log.warning("the first-half model v%s did not pass the gates (%s): promoted with --force for the loop",
+                    trained.decision.challenger_version, "; ".join(trained.decision.reasons))
+        train.promote_version(cfg, trained.decision.challenger_version, force=True)
+        res.champion_forced = True
+    res.champion_before = trained.decision.challenger_version
 
     # b. after the shift: the rest of the labels, the last day's snapshot, scored by the stale champion
     step("b. ingest after the shift", lambda: ingest.run(cfg, export, spark=spark))
@@ -192,17 +201,25 @@ def run(cfg: Config, accounts: int, days: int, seed: int, out: Path,
         res.champion_after = res.champion_before
 
     # f. the same snapshot scored by the champion now in place
+    # (the same champion: the scoring run of that snapshot and version is already committed, and a re-run
+    # writes nothing, so its scores are the stale run's)
     now = step("f. score (champion after retrain)", lambda: score.run(cfg, snapshot=last, spark=spark))
+    after_scores = _scores(lake, now.run_id) if now.rows else stale_scores
     labelled = raw | decided
-    res.recall_after = {s: strategy_recall(_scores(lake, now.run_id), truth, s, labelled) for s in strategies}
+    res.recall_after = {s: strategy_recall(after_scores, truth, s, labelled) for s in strategies}
     # the stale champion's figure over the same unlabelled accounts, for a like-for-like comparison
     res.recall_before = {s: strategy_recall(stale_scores, truth, s, labelled) for s in strategies}
+    for row in table_rows(res):
+        log.info("drift loop figure: %s | %s | %s", *row)
+    log.info("drift loop: monitor exit %s, retrain exit %s, moderators %s", res.monitor_exit, res.retrain_exit,
+             res.moderators)
     return res
 
 
 def table_rows(res: LoopResult) -> list[tuple[str, str, str]]:
     """(figure, before, after) rows of the loop's report."""
-    rows = [("champion version", str(res.champion_before), str(res.champion_after))]
+    forced = " (forced)" if res.champion_forced else ""
+    rows = [("champion version", f"{res.champion_before}{forced}", str(res.champion_after))]
     for s in res.strategies:
         b, a = res.recall_before[s], res.recall_after[s]
         rows.append((f"recall {s} @ {HUMAN_FPR:.1%} human FPR (n={b['n']})", f"{b['recall']:.3f}", f"{a['recall']:.3f}"))

@@ -36,7 +36,8 @@ def test_drift_loop_flags_drift_records_the_gates_and_recall_does_not_fall(spark
     champion = alias_version(tracking.configure(cfg.mlflow), cfg.mlflow.account_model, CHAMPION)
     assert champion == res.champion_after
     assert (res.retrain_exit == 0) == (res.champion_after != res.champion_before)
-    assert res.moderators["decided"] == 60
+    # the moderators decide the top of the queue, at most demo.moderator_round items (fewer if it is shorter)
+    assert 0 <= res.moderators["decided"] <= 60 and res.moderators["applied"] <= res.moderators["decided"]
 
     before, after = res.recall_before[new], res.recall_after[new]
     assert before["n"] == after["n"] > 0
@@ -50,4 +51,4 @@ def test_drift_loop_flags_drift_records_the_gates_and_recall_does_not_fall(spark
     else:
         # not promoted: the same champion scores the same snapshot, so the same figures, exactly
         assert after == before
-    assert [r[0] for r in table_rows(res)][0] == "champion version"
+    assert table_rows(res)[0][0] == "champion version"

@@ -8,7 +8,9 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export MLFLOW_DISABLE_TELEMETRY := true
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-console test-schedules lint typecheck check-java bench clean install docs cluster-demo
+CHAOS_ARGS ?=
+
+.PHONY: chaos demo test test-daily test-console test-schedules lint typecheck check-java bench clean install docs cluster-demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -49,6 +51,16 @@ test: $(STAMP) check-java
 # the same jobs in local[2], both lakes compared row for row; the cluster is stopped even on failure.
 cluster-demo: $(STAMP) check-java
 	bash devtools/cluster_demo.sh
+
+# `genuine daily` and backfill end to end (tests/jobs/test_daily.py, marker `daily`): whole days through every
+# job, so apart from `test`; CI runs it as a step of its own.
+test-daily: $(STAMP) check-java
+	$(BIN)/python -m pytest -m daily tests/jobs/test_daily.py $(PYTEST_ARGS)
+
+# Kill `genuine daily` with SIGKILL at random moments, re-run the day, check the lake (devtools/chaos.py;
+# CHAOS_ARGS="--trials 20 --accounts 300 --seed 7"). Not part of `test`: each trial is two JVM starts.
+chaos: $(STAMP) check-java
+	$(BIN)/python -m genuine.devtools.chaos $(CHAOS_ARGS)
 
 # The console's tests alone (route tests, decisions, the browser flow with /usr/bin/chromium); part of `test`.
 test-console: $(STAMP) check-java

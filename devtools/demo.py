@@ -28,9 +28,8 @@ from genuine.core.lake import Lake
 from genuine.core.session import get_spark
 from genuine.devtools import simulate
 from genuine.enforcement.import_run import ImportRun
-from genuine.enforcement.run_report import outcome_counts, recorded_decisions, summarize, write_report
 from genuine.features.post_scores import text_model_uri
-from genuine.jobs import appeal, enforce, features, ingest, review, score, train, train_text_detector
+from genuine.jobs import appeal, enforce, features, ingest, report, review, score, train, train_text_detector
 from genuine.jobs.common import base_parser, config_from
 from genuine.models.config import ModelConfig, text_detector_config
 from genuine.models.text_corpus import resolve_corpus
@@ -184,17 +183,13 @@ def console_command(cfg: Config) -> str:
 
 
 def run_report(cfg: Config, spark: SparkSession, result: DemoResult) -> Any:
-    """The enforcement run report, read back from the tables the run wrote, against the simulator's truth."""
-    lake = Lake(spark, cfg)
+    """The enforcement run report (jobs/report.py), against the simulator's truth."""
     sc, enf = result.steps["score"], result.steps["enforce"]
-    scores = lake.read("scores").where(F.col("scoring_run_id") == enf.scoring_run_id)
-    decisions = recorded_decisions(lake.read("review_queue"), lake.read("action_log"), enf.scoring_run_id)
-    truth = spark.read.parquet(str(result.truth))
-    report = summarize(outcome_counts(scores, decisions, truth), breaker_reason=enf.breaker.get("reason"))
-    context = {"scoring run": enf.scoring_run_id, "model": f"{sc.model_name} version {sc.model_version}",
-               "snapshot": sc.snapshot_date, "feature table version": sc.feature_table_version,
-               "enforce run": enf.run_id, "export": result.export_dir}
-    return write_report(report, cfg.reports.path("run"), "genuine run report", context)
+    context = {"model": f"{sc.model_name} version {sc.model_version}", "snapshot": sc.snapshot_date,
+               "feature table version": sc.feature_table_version, "enforce run": enf.run_id,
+               "export": result.export_dir}
+    return report.run(cfg, enf.scoring_run_id, cfg.reports.path("run"), truth=result.truth,
+                      breaker_reason=enf.breaker.get("reason"), context=context, spark=spark)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, MapType, StringType, StructField, StructType
 
+from genuine.core.lake import Lake
 from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS
 from genuine.devtools.simulator.params import DEFAULT_SHARES, STRATEGY_POPULATION
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
@@ -216,3 +218,26 @@ def synthetic_truth(accounts: DataFrame) -> DataFrame:
 
 __all__ = ["SIGNALS", "synthetic_accounts", "synthetic_features", "synthetic_labels", "synthetic_raw_accounts",
            "synthetic_truth"]
+
+
+# More bots and unusual humans than the platform has, so every strategy has labelled accounts to hold out.
+TRAINING_SHARES = {"ordinary": 0.55, "prolific_creator": 0.05, "brand": 0.05, "night_shift": 0.05,
+                   "fixed_interval": 0.06, "jittered_scheduler": 0.06, "engagement_farm": 0.06, "device_ring": 0.06,
+                   "humanized": 0.06}
+
+
+def write_synthetic_lake(lake: Lake, truth_path: Path, n: int, snapshot_date: dt.date, *, seed: int,
+                         label_fraction: float, shares: Mapping[str, float] | None = None) -> int:
+    """A synthetic snapshot, its labels and accounts into `lake`, the truth into `truth_path`: what
+    `genuine train` needs to register a champion without a simulated platform (the account-model job
+    tests, the daily tests and `make chaos`). Returns the feature table version."""
+    acc = synthetic_accounts(lake.spark, n, seed=seed, shares=shares, partitions=2).cache()
+    fv = lake.append("features", synthetic_features(acc, snapshot_date, seed=seed), schema=FEATURE_TABLE).version
+    lake.append("raw_labels", synthetic_labels(acc, snapshot_date, fraction=label_fraction, seed=seed),
+                schema=RAW_LABELS)
+    lake.append("raw_accounts", synthetic_raw_accounts(acc, snapshot_date), schema=RAW_ACCOUNTS)
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    synthetic_truth(acc).toPandas().to_parquet(truth_path, index=False)
+    acc.unpersist()
+    assert fv is not None
+    return fv

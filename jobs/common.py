@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ from genuine.core.logs import setup_logging
 from genuine.core.session import get_spark
 
 log = logging.getLogger(__name__)
+
+# Test hook: a job named here ends its process (os._exit, no clean-up, like kill -9) after its work is
+# committed and before its ledger entry says succeeded: the nastiest point for a re-run to recover from
+# (tests/jobs/test_daily.py). Unset in production.
+EXIT_ENV = "GENUINE_EXIT_BEFORE_SUCCESS"
 
 
 @dataclass
@@ -54,3 +60,6 @@ def job(name: str, cfg: Config, params: dict[str, Any] | None = None, run_id: st
     lake = Lake(spark, cfg)
     with RunLedger(lake, name, params, run_id) as ledger:
         yield JobContext(cfg, spark, lake, ledger)
+        if os.environ.get(EXIT_ENV) == name:
+            log.warning("%s=%s: ending the process before the ledger records success (test hook)", EXIT_ENV, name)
+            os._exit(137)

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from genuine.core import catalog, tracking
 from genuine.core.config import Config
 from genuine.core.errors import TableNotFound
-from genuine.core.lake import WriteResult
+from genuine.core.lake import Lake, WriteResult
 from genuine.jobs.common import base_parser, config_from, job
 from genuine.models.scoring import SCORES, load_champion, pick_snapshot, score_with_champion, scoring_key
 
@@ -54,6 +54,10 @@ def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
         txn = ("score", key)
         if lake.already_committed("scores", txn):
             result = WriteResult(None, 0, "txn already committed")
+        elif run_id is not None and _has_rows(lake, snap, run_id):
+            # A retry whose first attempt committed under another key (the champion moved since): the run
+            # id is the scoring run's, so its rows are never written twice.
+            result = WriteResult(None, 0, "run already committed")
         else:
             scores = score_with_champion(feats.where(F.col("snapshot_date") == F.lit(snap)), champ,
                                          feature_table_version=fv, scoring_run_id=ctx.run_id,
@@ -66,6 +70,14 @@ def run(cfg: Config, snapshot: date | None = None, run_id: str | None = None,
                  f"version {result.version}" if result.version is not None else result.skipped)
         return ScoreRun(ctx.run_id, key, snap, fv, champ.name, champ.version, result.rows, result.version,
                         result.skipped, lake.uri("scores"))
+
+
+def _has_rows(lake: Lake, snap: date, scoring_run_id: str) -> bool:
+    if not lake.exists("scores"):
+        return False
+    mine = lake.read("scores").where((F.col("snapshot_date") == F.lit(snap))
+                                     & (F.col("scoring_run_id") == F.lit(scoring_run_id)))
+    return bool(mine.limit(1).count())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -116,6 +116,7 @@ def build_calibrated(kind: CandidateKind, cfg: ModelConfig, n_fit: int,
 
 
 def feature_families(features: Sequence[Feature]) -> dict[str, str]:
+    """Column -> family: the family vote's experts and the reference's `families`."""
     return {f.name: str(f.family) for f in features}
 
 
@@ -139,7 +140,7 @@ def human_reference(X_humans: pd.DataFrame, features: Sequence[Feature], cfg: Mo
     return {
         "version": 1,
         "feature_order": [f.name for f in features],
-        "families": {f.name: f.family for f in features},
+        "families": feature_families(features),
         "quantiles": cfg.reasons.reference_quantiles,
         "top_k": cfg.reasons.top_k,
         "min_tail_percentile": cfg.reasons.min_tail_percentile,

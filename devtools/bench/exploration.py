@@ -47,7 +47,7 @@ from genuine.features.catalog import ALL_FEATURES, BY_NAME
 from genuine.models.config import ModelConfig
 from genuine.models.labels import latest_labels, read_truth
 from genuine.models.thresholds import choose_thresholds
-from genuine.models.training import build_calibrated, build_novelty, split_roles
+from genuine.models.training import build_calibrated, build_novelty, feature_families, split_roles
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
     role = split_roles(df["y"], mcfg, holdout=False)
     X, y = df[names], df["y"].to_numpy()
     fit, val = role == "fit", role == "validation"
-    families = {n: str(BY_NAME[n].family) for n in names}
+    families = feature_families([BY_NAME[n] for n in names if n in BY_NAME])   # catalogued features only
     model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum()), families).fit(X[fit], y[fit])
     thresholds, _ = choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], mcfg)
     return model, thresholds, build_novelty(mcfg).fit(X[fit])

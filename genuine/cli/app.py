@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from genuine.cli import console as console_cli
-from genuine.cli import enforcement, features, models, monitor, ops, text_detector
+from genuine.cli import daily, enforcement, features, models, monitor, ops, text_detector
 from genuine.cli import ingest as ingest_cli
 from genuine.cli.common import EnvOpt, RunOpt, SetOpt, console, load_cfg, make_table
 from genuine.core.config import Config
@@ -29,7 +29,7 @@ if TYPE_CHECKING:   # only a type here; pandas costs a third of `genuine --help`
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (time, memory, throughput).")
 app.add_typer(bench_app, name="bench")
-for _area in (ingest_cli, features, models, text_detector, enforcement, monitor, ops, console_cli):
+for _area in (ingest_cli, features, models, text_detector, enforcement, monitor, ops, daily, console_cli):
     _area.register(app, bench_app)
 
 

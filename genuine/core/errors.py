@@ -138,3 +138,8 @@ class RetentionTooShort(ValueError):
     """`genuine maintain`: a retention (lake.maintenance) is shorter than the audit window; the message
     names the earliest run whose input versions would be deleted. Nothing was changed."""
 
+
+
+class DailyError(RuntimeError):
+    """A day of `genuine daily` / `genuine backfill` cannot run or did not complete; the message names the
+    day and what to do."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pyspark.sql import functions as F
+
 from genuine.core import catalog
 from genuine.core.lake import Lake, WriteResult
 from genuine.core.schemas import RUNS
@@ -35,6 +37,21 @@ def code_version() -> str:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return f"genuine-{metadata.version('genuine')}"
+
+
+SUCCEEDED = "succeeded"
+
+
+def find_run(lake: Lake, run_id: str) -> dict[str, Any] | None:
+    """The ledger entry of a run (status, params, ...), or None: how a re-run finds its earlier attempt."""
+    if not lake.exists("runs"):
+        return None
+    rows = lake.read("runs").where(F.col("run_id") == F.lit(run_id)).select("run_id", "job", "status", "params").collect()
+    if not rows:
+        return None
+    row = rows[0].asDict()
+    row["params"] = json.loads(row["params"] or "{}")
+    return row
 
 
 def new_run_id(job: str) -> str:
@@ -89,7 +106,7 @@ class RunLedger:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc is None:
-            self._record("succeeded")
+            self._record(SUCCEEDED)
             log.info("run %s succeeded", self.run_id)
         else:
             text = "".join(traceback.format_exception_only(exc_type, exc)).strip()

@@ -15,15 +15,7 @@ import pandas as pd
 from deltalake import DeltaTable
 
 from genuine.core.lake import Lake
-from genuine.core.schemas import RAW_ACCOUNTS, RAW_LABELS
-from genuine.devtools.synthetic import (
-    synthetic_accounts,
-    synthetic_features,
-    synthetic_labels,
-    synthetic_raw_accounts,
-    synthetic_truth,
-)
-from genuine.features.catalog import FEATURE_TABLE
+from genuine.devtools.synthetic import TRAINING_SHARES, write_synthetic_lake
 from genuine.jobs import score, train
 from tests.oracles import read_delta_rs
 
@@ -31,9 +23,7 @@ SNAPSHOT = dt.date(2026, 10, 31)
 N_ACCOUNTS = 3000
 SEED = 11
 LABEL_FRACTION = 0.6
-# More bots and unusual humans than the platform has, so every strategy has labelled accounts to hold out.
-SHARES = {"ordinary": 0.55, "prolific_creator": 0.05, "brand": 0.05, "night_shift": 0.05, "fixed_interval": 0.06,
-          "jittered_scheduler": 0.06, "engagement_farm": 0.06, "device_ring": 0.06, "humanized": 0.06}
+SHARES = TRAINING_SHARES
 AI_STRATEGIES = ["device_ring", "engagement_farm", "fixed_interval", "humanized", "jittered_scheduler"]
 # Small, fast hyper-parameters; everything else from conf/base.yml.
 JOB_FAST = ["model.hgb.max_iter=60", "model.permutation_repeats=2",
@@ -60,15 +50,9 @@ class Pipeline:
 
 def write_inputs(spark, cfg, truth_dir: Path, n: int = N_ACCOUNTS) -> tuple[Path, int]:
     """Features, labels and accounts into cfg's lake; truth parquet into truth_dir."""
-    lake = Lake(spark, cfg)
-    acc = synthetic_accounts(spark, n, seed=SEED, shares=SHARES, partitions=2).cache()
-    fv = lake.append("features", synthetic_features(acc, SNAPSHOT, seed=SEED), schema=FEATURE_TABLE).version
-    lake.append("raw_labels", synthetic_labels(acc, SNAPSHOT, fraction=LABEL_FRACTION, seed=SEED), schema=RAW_LABELS)
-    lake.append("raw_accounts", synthetic_raw_accounts(acc, SNAPSHOT), schema=RAW_ACCOUNTS)
     truth_path = truth_dir / "accounts.parquet"
-    synthetic_truth(acc).toPandas().to_parquet(truth_path, index=False)
-    acc.unpersist()
-    assert fv is not None
+    fv = write_synthetic_lake(Lake(spark, cfg), truth_path, n, SNAPSHOT, seed=SEED, label_fraction=LABEL_FRACTION,
+                              shares=SHARES)
     return truth_path, fv
 
 

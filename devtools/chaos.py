@@ -1,0 +1,313 @@
+"""Chaos check of `genuine daily` (make chaos; not part of `make test`).
+
+A simulated platform is cut into day exports; a base lake holds every day but the last (backfilled), and
+a champion is trained on synthetic features into the same MLflow store. The last day is run once without
+interruption (the reference), then N times on fresh copies of the base lake: each trial starts
+`genuine daily` as a subprocess, kills its whole process group (the JVM too) with SIGKILL at a random
+moment (seeded), checks the lake, re-runs the day and checks again:
+
+- no partial Delta version: every table's log is the contiguous versions 0..n, each commit file is whole
+  JSON, and the latest version reads back with every data file it names;
+- no duplicate row in any table, by the table's keys in the catalog (genuine/core/catalog.py);
+- every table equals the reference's by content, except the columns in `WALL_CLOCK` (the time a row was
+  written, which no two runs share) and, in the run ledger, everything but (run_id, job, status, params):
+  its times, Delta versions read and written, and row counts describe an attempt, and a retried attempt
+  reads later versions (its own earlier commits) and counts what it skipped. Run ids are NOT excluded:
+  the daily derives them from the date, so they must be equal.
+
+The reference is also re-run once: a finished day must leave every table at its version. Prints the
+trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
+seconds are the waited-for children's: the JVMs PySpark starts are not waited for, so they undercount.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from genuine.core import catalog
+from genuine.core.config import Config, load_config
+from genuine.core.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+# Columns holding the wall-clock time a row was written: they differ between any two runs.
+WALL_CLOCK: dict[str, tuple[str, ...]] = {
+    "scores": ("scored_at",), "quarantine": ("quarantined_at",), "account_status": ("since", "updated_at"),
+    "action_log": ("decided_at", "logged_at"), "review_queue": ("enqueued_at",),
+}
+RUNS_COMPARED = ("run_id", "job", "status", "params")
+# The champion: synthetic features big enough for the promotion gates (as the account-model job tests).
+CHAMPION = {"n": 3000, "seed": 11, "label_fraction": 0.6, "snapshot": date(2026, 10, 31)}
+# Gates loosened as in the account-model tests: ~80 protected humans in the holdout, one flag moves an FPR
+# by more than a point; this model only has to exist, it is judged nowhere.
+CHAMPION_SETTINGS = ("model.hgb.max_iter=60", "model.permutation_repeats=2", "model.gates.protected_fpr_limit.auto=0.04",
+                     "model.gates.protected_fpr_limit.review=0.2")
+
+
+def train_champion(cfg: Config, spark: Any, truth: Path) -> str:
+    """Register and promote an account model trained on synthetic features in cfg's lake and MLflow."""
+    from genuine.core.lake import Lake
+    from genuine.devtools.synthetic import TRAINING_SHARES, write_synthetic_lake
+    from genuine.jobs import train
+
+    write_synthetic_lake(Lake(spark, cfg), truth, CHAMPION["n"], CHAMPION["snapshot"], seed=CHAMPION["seed"],
+                         label_fraction=CHAMPION["label_fraction"], shares=TRAINING_SHARES)
+    trained = train.run(cfg, truth, spark=spark)
+    if not trained.decision.promoted:
+        raise RuntimeError(f"the synthetic champion was not promoted: {trained.decision.reasons}")
+    return str(trained.decision.champion_after)
+
+
+# --- checks (no Spark: delta-rs and pyarrow, so the only JVM is the daily's) ---------------------------
+def tables_of(cfg: Config) -> dict[str, Path]:
+    return {name: Path(cfg.table(name)) for name in catalog.TABLES if (Path(cfg.table(name)) / "_delta_log").is_dir()}
+
+
+def versions(cfg: Config) -> dict[str, int]:
+    from deltalake import DeltaTable
+
+    return {name: DeltaTable(str(path)).version() for name, path in tables_of(cfg).items()}
+
+
+def partial_versions(cfg: Config) -> list[str]:
+    """Tables whose log has a gap or a torn commit, or whose latest version names a missing file."""
+    from deltalake import DeltaTable
+
+    bad = []
+    for name, path in tables_of(cfg).items():
+        commits = sorted(int(p.stem) for p in (path / "_delta_log").glob("*.json") if p.stem.isdigit())
+        if commits != list(range(len(commits))):
+            bad.append(f"{name}: log versions {commits[:3]}..{commits[-3:]} are not contiguous from 0")
+            continue
+        for n in commits:
+            for line in (path / "_delta_log" / f"{n:020d}.json").read_text().splitlines():
+                try:
+                    json.loads(line)
+                except ValueError:
+                    bad.append(f"{name}: commit {n} is not whole JSON")
+                    break
+        try:
+            DeltaTable(str(path)).to_pyarrow_table()
+        except Exception as exc:         # a missing data file, an unreadable log: both are violations
+            bad.append(f"{name}: latest version does not read back: {exc}")
+    return bad
+
+
+def _rows(path: Path, table: str) -> list[str]:
+    from deltalake import DeltaTable
+
+    t = DeltaTable(str(path)).to_pyarrow_table()
+    keep = RUNS_COMPARED if table == "runs" else [c for c in t.column_names if c not in WALL_CLOCK.get(table, ())]
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in t.select(list(keep)).to_pylist())
+
+
+def duplicates(cfg: Config) -> list[str]:
+    from deltalake import DeltaTable
+
+    bad = []
+    for name, path in tables_of(cfg).items():
+        keys = list(catalog.table(name).keys)
+        t = DeltaTable(str(path)).to_pyarrow_table(columns=keys)
+        n = t.num_rows
+        distinct = t.group_by(keys).aggregate([]).num_rows if n else 0
+        if distinct != n:
+            bad.append(f"{name}: {n - distinct} duplicate rows by {keys}")
+    return bad
+
+
+def content(cfg: Config) -> dict[str, list[str]]:
+    return {name: _rows(path, name) for name, path in tables_of(cfg).items()}
+
+
+def differences(got: dict[str, list[str]], want: dict[str, list[str]]) -> list[str]:
+    bad = []
+    for name in sorted(set(got) | set(want)):
+        a, b = Counter(got.get(name, [])), Counter(want.get(name, []))
+        if a != b:
+            bad.append(f"{name}: {sum((a - b).values())} rows not in the reference, {sum((b - a).values())} missing")
+    return bad
+
+
+# --- the driver -----------------------------------------------------------------------------------------
+class Runner:
+    """`genuine` subprocesses on one config; CPU seconds of the children that finished are summed."""
+
+    def __init__(self, env: str, sets: list[str], log_dir: Path):
+        self.env, self.sets, self.log_dir = env, sets, log_dir
+        self.n = 0
+
+    def argv(self, root: Path, *args: str) -> list[str]:
+        sets = [*self.sets, f"lake.root={root}"]
+        return [sys.executable, "-m", "genuine.cli.app", *args, "--env", self.env, *[x for s in sets for x in ("--set", s)]]
+
+    def start(self, argv: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
+        self.n += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out = self.log_dir / f"{self.n:03d}-{argv[3]}.log"
+        with out.open("wb") as fh:
+            return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True), out
+
+    def run(self, argv: list[str]) -> float:
+        t0 = time.monotonic()
+        proc, out = self.start(argv)
+        if proc.wait() != 0:
+            raise RuntimeError(f"{' '.join(argv[3:5])} failed (exit {proc.returncode}): see {out}")
+        return time.monotonic() - t0
+
+
+def _cfg(env: str, sets: list[str], root: Path) -> Config:
+    return load_config(env, [*sets, f"lake.root={root}"])
+
+
+def prepare(args: argparse.Namespace) -> int:
+    """In one process (one JVM): the champion, then the base lake backfilled up to the day before the last."""
+    from genuine.core.session import get_spark
+    from genuine.jobs.daily import backfill
+
+    setup_logging()
+    out, sets = Path(args.out), _sets(args)
+    base = _cfg(args.env, sets, out / "base")
+    spark = get_spark(base)
+    train_champion(_cfg(args.env, [*sets, *CHAMPION_SETTINGS], out / "champion-lake"), spark,
+                   out / "champion-lake" / "truth.parquet")
+    first = date.fromisoformat(base.simulate.start_date)
+    if args.days > 1:
+        backfill(base, first, first + timedelta(days=args.days - 2), out / "days", spark)
+    return 0
+
+
+def _sets(args: argparse.Namespace) -> list[str]:
+    out = Path(args.out).resolve()
+    # One report folder for every lake: the report step's parameters (compared, in the ledger) name it.
+    sets = [f"mlflow.tracking_uri=sqlite:///{out}/mlflow.db", f"privacy.key_file={out}/hmac.key",
+            f"reports.root={out}/reports"]
+    return sets + ([f"lake.engine={args.engine}"] if args.engine else [])
+
+
+def _fresh(src: Path, dst: Path) -> None:
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+
+
+def _running_step(cfg: Config) -> str:
+    """The steps left `running` in the ledger by the kill (what it interrupted)."""
+    from deltalake import DeltaTable
+
+    path = Path(cfg.table("runs"))
+    if not (path / "_delta_log").is_dir():
+        return "start-up"
+    runs = DeltaTable(str(path)).to_pyarrow_table(columns=["job", "status"]).to_pylist()
+    left = sorted(r["job"] for r in runs if r["status"] == "running" and r["job"] != "daily")
+    return ",".join(left) or "between steps"
+
+
+def chaos(args: argparse.Namespace) -> int:
+    from genuine.devtools.day_exports import split_by_day
+    from genuine.devtools.simulator import simulate
+
+    setup_logging()
+    out = Path(args.out).resolve()
+    sets = _sets(args)
+    t_start, load_start = time.monotonic(), os.getloadavg()
+    first = date.fromisoformat(load_config(args.env).simulate.start_date)
+    day = first + timedelta(days=args.days - 1)
+    spec = {"accounts": args.accounts, "days": args.days, "seed": args.seed, "engine": args.engine}
+    marker = out / "prepared.json"
+    runner = Runner(args.env, sets, out / "logs")
+    if not marker.exists() or json.loads(marker.read_text()) != spec:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        simulate(args.accounts, args.days, args.seed, out / "export", start_date=first.isoformat(), workers=1)
+        split_by_day(out / "export", out / "days", first, args.days)
+        prep = [sys.executable, "-m", "genuine.devtools.chaos", "--prepare", "--out", str(out), "--days",
+                str(args.days), "--env", args.env, *(["--engine", args.engine] if args.engine else [])]
+        log.info("preparing the champion and the base lake (%d days backfilled)", args.days - 1)
+        runner.run(prep)
+        marker.write_text(json.dumps(spec))
+    (out / "base").mkdir(exist_ok=True)       # empty when the day killed is the first
+    daily = ["daily", "--date", day.isoformat(), "--export", str(out / "days" / day.isoformat())]
+
+    ref_root = out / "reference"
+    _fresh(out / "base", ref_root)
+    ref_cfg = _cfg(args.env, sets, ref_root)
+    ref_wall = runner.run(runner.argv(ref_root, *daily))
+    before = versions(ref_cfg)
+    want = content(ref_cfg)
+    violations = [f"reference: {v}" for v in partial_versions(ref_cfg) + duplicates(ref_cfg)]
+    runner.run(runner.argv(ref_root, *daily))
+    moved = {t: (v, versions(ref_cfg).get(t)) for t, v in before.items() if versions(ref_cfg).get(t) != v}
+    if moved:
+        violations.append(f"reference re-run of a finished day wrote new versions: {moved}")
+    log.info("reference day %s: %.0f s wall; a second run changed %d tables", day, ref_wall, len(moved))
+
+    rng = random.Random(args.seed)
+    where: Counter[str] = Counter()
+    trial_root = out / "trial"
+    for i in range(args.trials):
+        _fresh(out / "base", trial_root)
+        cfg = _cfg(args.env, sets, trial_root)
+        at = rng.uniform(0, ref_wall)
+        proc, logf = runner.start(runner.argv(trial_root, *daily))
+        try:
+            proc.wait(timeout=at)
+            killed = "finished before the kill"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed = _running_step(cfg)
+        where[killed] += 1
+        found = [f"after the kill: {v}" for v in partial_versions(cfg)]
+        try:
+            runner.run(runner.argv(trial_root, *daily))
+        except RuntimeError as exc:
+            found.append(f"the re-run failed: {exc}")
+        else:
+            found += partial_versions(cfg) + duplicates(cfg) + differences(content(cfg), want)
+        log.info("trial %d/%d: killed at %.1f s (%s): %s", i + 1, args.trials, at, killed,
+                 "; ".join(found) or "no violation")
+        violations += [f"trial {i + 1} (kill at {at:.1f} s, {killed}): {v}" for v in found]
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = {"trials": args.trials, "violations": len(violations), "accounts": args.accounts, "days": args.days,
+               "seed": args.seed, "day": day.isoformat(), "reference_wall_s": round(ref_wall, 1),
+               "wall_s": round(time.monotonic() - t_start, 1),
+               "cpu_s_children": round(usage.ru_utime + usage.ru_stime, 1),
+               "load_average_start": [round(x, 2) for x in load_start],
+               "load_average_end": [round(x, 2) for x in os.getloadavg()], "killed_in": dict(where)}
+    for v in violations:
+        print(f"VIOLATION {v}")
+    print(json.dumps(figures, indent=1))
+    print(f"chaos: {args.trials} trials, {len(violations)} violations")
+    return 1 if violations else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--accounts", type=int, default=300)
+    p.add_argument("--days", type=int, default=3, help="simulated days; the last one is the day killed")
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--seed", type=int, default=7, help="the platform's and the kill moments' seed")
+    p.add_argument("--out", default="chaos-out")
+    p.add_argument("--env", default="local")
+    p.add_argument("--engine", default=None, help="lake.engine (default: the environment's)")
+    p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    return prepare(args) if args.prepare else chaos(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,9 @@ from genuine.core.errors import EXIT_DRIFT, EXIT_NOT_PROMOTED
 from genuine.devtools.bench.drift_loop import run, table_rows
 from genuine.models.promotion import CHAMPION, alias_version
 
-pytestmark = pytest.mark.slow     # a whole pipeline twice: ingest, snapshots, train, score, monitor, enforce, retrain
+# A whole pipeline twice (ingest, snapshots, train, score, monitor, enforce, retrain): ~14 min, so not part of
+# `make test` but `make test-drift-loop`, its own CI step.
+pytestmark = [pytest.mark.slow, pytest.mark.drift_loop]
 
 TINY = ["model.hgb.max_iter=60", "model.permutation_repeats=2", "model.min_flagged=5", "model.loso.enabled=false",
         "model.gates.protected_fpr_limit.review=0.2", "model.gates.protected_fpr_limit.auto=0.04",

@@ -7,7 +7,7 @@ import pytest
 
 from genuine.core import tracking
 from genuine.core.errors import EXIT_DRIFT, EXIT_NOT_PROMOTED
-from genuine.devtools.bench.drift_loop import run, table_rows
+from genuine.devtools.bench.drift_loop import run, snapshot_days, table_rows
 from genuine.models.promotion import CHAMPION, alias_version
 
 # A whole pipeline twice (ingest, snapshots, train, score, monitor, enforce, retrain): ~14 min, so not part of
@@ -40,6 +40,13 @@ def test_drift_loop_flags_drift_records_the_gates_and_recall_does_not_fall(spark
     assert (res.retrain_exit == 0) == (res.champion_after != res.champion_before)
     # the moderators decide the top of the queue, at most demo.moderator_round items (fewer if it is shorter)
     assert 0 <= res.moderators["decided"] <= 60 and res.moderators["applied"] <= res.moderators["decided"]
+
+    # snapshots through the window, and retrain's holdout the last third of the days since the shift: the
+    # new strategy's labels are split between the challenger's training part and the holdout
+    assert res.snapshots == snapshot_days(res.start_date, 8, 2) and res.holdout_days == 2
+    # (before the fix every one of them was holdout: trainable 0)
+    lab = res.labels_of_strategy[new]
+    assert lab["trainable"] > 0 and lab["holdout"] > 0
 
     before, after = res.recall_before[new], res.recall_after[new]
     assert before["n"] == after["n"] > 0

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 CHAOS_ARGS ?=
 
-.PHONY: chaos demo test test-daily test-console test-schedules lint typecheck check-java bench clean install docs cluster-demo
+.PHONY: chaos demo test test-daily test-drift-loop test-console test-schedules lint typecheck check-java bench clean install docs cluster-demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "genuine needs Python >= 3.11")'
@@ -56,6 +56,11 @@ cluster-demo: $(STAMP) check-java
 # job, so apart from `test`; CI runs it as a step of its own.
 test-daily: $(STAMP) check-java
 	$(BIN)/python -m pytest -m daily tests/jobs/test_daily.py $(PYTEST_ARGS)
+
+# The drift loop on a shifting simulated platform (tests/devtools/bench/test_drift_loop.py, marker
+# `drift_loop`): train, score, monitor, moderators, retrain, score again; ~14 min, so apart from `test`.
+test-drift-loop: $(STAMP) check-java
+	$(BIN)/python -m pytest -m drift_loop tests/devtools/bench/test_drift_loop.py $(PYTEST_ARGS)
 
 # Kill `genuine daily` with SIGKILL at random moments, re-run the day, check the lake (devtools/chaos.py;
 # CHAOS_ARGS="--trials 20 --accounts 300 --seed 7"). Not part of `test`: each trial is two JVM starts.

@@ -11,11 +11,25 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from genuine.core.config import Config
+from genuine.core.config import Config, ShiftConfig
 from genuine.devtools.simulator import SimulationSummary, simulate
+from genuine.devtools.simulator import params as P
 from genuine.jobs.common import base_parser, config_from
 
 log = logging.getLogger(__name__)
+
+
+def shift_of(c: ShiftConfig) -> tuple[P.Shift | None, dict[str, float] | None]:
+    """The simulator's Shift and shares for `simulate.shift` (None, None when it is off)."""
+    if not c.enabled:
+        return None, None
+    shift = P.Shift(c.at_day, c.new_strategy, c.retimed_strategy, c.retimed_as, c.new_spread_days,
+                    c.labelled_before_share)
+    if c.new_share is None or c.new_strategy is None:
+        return shift, None
+    rest = {s: v for s, v in P.DEFAULT_SHARES.items() if s != c.new_strategy}
+    total = sum(rest.values())
+    return shift, {**{s: v / total * (1 - c.new_share) for s, v in rest.items()}, c.new_strategy: c.new_share}
 
 
 def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path) -> SimulationSummary:
@@ -25,8 +39,9 @@ def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path) -> Si
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
+        shift, shares = shift_of(cfg.simulate.shift)
         summary = simulate(accounts, days, seed, out, start_date=cfg.simulate.start_date,
-                           label_fraction=cfg.simulate.label_fraction, progress=progress)
+                           label_fraction=cfg.simulate.label_fraction, progress=progress, shift=shift, shares=shares)
     log.info("simulated %d accounts x %d days: %s in %.1fs", accounts, days, summary.rows, summary.seconds)
     return summary
 

@@ -64,6 +64,11 @@ class MonitorRun:
     def drifted(self) -> bool:
         return self.alert is not None
 
+    @property
+    def exit_status(self) -> int:
+        """What the entrypoint exits with: EXIT_DRIFT when something moved, else 0."""
+        return EXIT_DRIFT if self.drifted else 0
+
 
 def run(cfg: Config, scoring_run_id: str | None = None, run_id: str | None = None,
         spark: SparkSession | None = None) -> MonitorRun:
@@ -145,8 +150,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    out = run(config_from(args), args.scoring_run, args.run_id)
-    return EXIT_DRIFT if out.drifted else 0
+    return run(config_from(args), args.scoring_run, args.run_id).exit_status
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ class RetrainRun:
     def promoted(self) -> bool:
         return self.trained is not None and self.trained.decision.promoted
 
+    @property
+    def exit_status(self) -> int:
+        """What the entrypoint exits with: 0 promoted, EXIT_NOT_PROMOTED otherwise."""
+        return 0 if self.promoted else EXIT_NOT_PROMOTED
+
 
 def run(cfg: Config, truth: Path | None = None, run_id: str | None = None,
         spark: SparkSession | None = None) -> RetrainRun:
@@ -75,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return 0 if run(config_from(args), args.truth, args.run_id).promoted else EXIT_NOT_PROMOTED
+    return run(config_from(args), args.truth, args.run_id).exit_status
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ of a random one).
 
 spark-submit jobs/train.py [--truth DIR/_truth/accounts.parquet]
 spark-submit jobs/train.py --promote VERSION [--force]     (re-run the gates for a registered version)
+
+With --promote the exit status is retrain's: 0 when VERSION is champion afterwards (promoted, forced, or
+already), EXIT_NOT_PROMOTED (5, genuine.core.errors) when the gates refused it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pyspark.sql import functions as F
 
 from genuine.core import tracking
 from genuine.core.config import Config
-from genuine.core.errors import TableNotFound
+from genuine.core.errors import EXIT_NOT_PROMOTED, TableNotFound
 from genuine.enforcement.config import enforcement_config
 from genuine.enforcement.decisions import labels_from_decisions
 from genuine.features.catalog import ALL_FEATURES
@@ -122,6 +125,12 @@ def promote_version(cfg: Config, version: str, force: bool = False) -> Promotion
                               cfg.section("model", ModelConfig).gates, force=force, store=cfg.mlflow.tracking_uri)
 
 
+def promotion_exit_status(decision: PromotionDecision) -> int:
+    """0 when the version is champion after the decision (promoted, forced or already), EXIT_NOT_PROMOTED
+    when the gates refused it: the status `retrain` exits with, so a scheduler reads both alike."""
+    return 0 if decision.champion_after == decision.challenger_version else EXIT_NOT_PROMOTED
+
+
 def parser() -> argparse.ArgumentParser:
     """The entrypoint's arguments (also what the schedules are checked against, tests/schedules)."""
     p = base_parser(__doc__ or "")
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     cfg = config_from(args)
     if args.promote is not None:
-        return 0 if promote_version(cfg, args.promote, args.force).promoted else 1
+        return promotion_exit_status(promote_version(cfg, args.promote, args.force))
     run(cfg, args.truth, args.run_id)
     return 0
 

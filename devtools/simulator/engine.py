@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from genuine.devtools.simulator import params as P
 from genuine.devtools.simulator.activity import Targets, write_activity
 from genuine.devtools.simulator.encode import Ids
-from genuine.devtools.simulator.population import S_LABELS, Population, build_population, rng_for
+from genuine.devtools.simulator.population import S_LABELS, S_SHIFT, Population, build_population, rng_for
 from genuine.devtools.simulator.posts import PostIndex, accounts_columns, post_columns
 from genuine.devtools.simulator.schema import ENTITIES, TRUTH_DIR, TRUTH_FILE, TRUTH_SCHEMA, write_part
 from genuine.devtools.simulator.strategies import build_timeline
@@ -97,12 +97,26 @@ def _labels(pop: Population, seed: int, sim: P.SimParams, first_seen: np.ndarray
     seen = np.minimum(seen, pop.end_ms - 2)
     span = pop.end_ms - 2 - seen          # decided in (seen, end): late in what is left of the period
     decided = seen + 1 + (rng.uniform(0.4, 1.0, acc.size) * span).astype(np.int64)
+    if pop.shift is not None:
+        decided = _labelled_before_shift(pop, seed, seen, decided)
     return {
         "account_id": ids.account(acc),
         "label": pa.array(label, type=pa.string()),
         "source": pa.array(np.full(acc.size, "moderator"), type=pa.string()),
         "decided_at": pa.array(decided.astype(np.int64)),
     }
+
+
+def _labelled_before_shift(pop: Population, seed: int, seen: np.ndarray, decided: np.ndarray) -> np.ndarray:
+    """On a shifted platform, `labelled_before_share` of the labels of accounts seen before the shift are
+    decided before it (same rule, the shift as the end), so a model trained on the first half has labels to
+    learn from. Own stream, drawn after the unshifted labels."""
+    assert pop.shift is not None
+    at = pop.shift.at_ms(pop.start_ms)
+    rng = rng_for(seed, 1, S_SHIFT)
+    pick = (seen < at - 2) & (rng.random(seen.size) < pop.shift.labelled_before_share)
+    early = seen + 1 + (rng.uniform(0.4, 1.0, seen.size) * np.maximum(at - 2 - seen, 0)).astype(np.int64)
+    return np.where(pick, early, decided)
 
 
 def _truth(pop: Population, ids: Ids) -> pa.Table:
@@ -191,13 +205,15 @@ def default_workers(n_chunks: int) -> int:
 def simulate(n_accounts: int, days: int, seed: int, out_dir: str | Path, start_date: str = "2026-10-01",
              label_fraction: float = 0.3, progress: Callable[[int, int], None] | None = None, *,
              shares: Mapping[str, float] | None = None, chunk_accounts: int = P.CHUNK_ACCOUNTS,
-             moderator_error_rate: float = P.MODERATOR_ERROR_RATE, workers: int | None = None) -> SimulationSummary:
+             moderator_error_rate: float = P.MODERATOR_ERROR_RATE, workers: int | None = None,
+             shift: P.Shift | None = None) -> SimulationSummary:
     """Write a simulated platform export (input contract) and its ground truth to `out_dir`.
 
     Same arguments, same bytes, whatever `workers` is: every random draw comes from a stream keyed by
     (seed, chunk, purpose) and each chunk writes its own part files. `progress(done, total)` is called
     after each step (two per chunk, one for labels and truth). `shares` overrides DEFAULT_SHARES (missing
-    strategies get 0, the rest is renormalized).
+    strategies get 0, the rest is renormalized). `shift` makes AI strategies change mid-window
+    (params.Shift); None, the default, writes exactly what the simulator wrote before the option existed.
     """
     if n_accounts < 1 or days < 1:
         raise ValueError("n_accounts and days must be >= 1")
@@ -209,7 +225,9 @@ def simulate(n_accounts: int, days: int, seed: int, out_dir: str | Path, start_d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous(out)
-    pop = build_population(n_accounts, seed, start_ms, end_ms, sim)
+    if shift is not None:
+        shift = shift.validated(days)
+    pop = build_population(n_accounts, seed, start_ms, end_ms, sim, shift)
     ctx = _Context(pop, seed, out)
     n_chunks = pop.n_chunks
     workers = default_workers(n_chunks) if workers is None else max(1, min(workers, n_chunks))

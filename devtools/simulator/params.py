@@ -398,6 +398,41 @@ MODERATOR_ERROR_RATE = 0.01           # share of moderator labels that are wrong
 
 
 @dataclass(frozen=True)
+class Shift:
+    """A platform whose AI strategies shift at `at_day` (days after the start; off unless passed to
+    `simulate`): `new_strategy` exists but none of its accounts acts before the shift (they start within
+    `new_spread_days` after it: bought or long-idle accounts put to work), and `retimed_strategy` (a
+    ticker) keeps its accounts, clients and action mix but takes the timing of the ticker `retimed_as`
+    (interval, jitter, nightly quiet window) from the shift on. Either may be None."""
+
+    at_day: float
+    new_strategy: str | None = "llm_persona"
+    retimed_strategy: str | None = "fixed_interval"
+    retimed_as: str = "jittered_scheduler"
+    new_spread_days: float = 1.0
+    labelled_before_share: float = 0.5   # of the labels of accounts seen before the shift: decided before it
+
+    def validated(self, days: int) -> Shift:
+        if not 0 < self.at_day < days:
+            raise ValueError(f"shift.at_day must lie inside the window (0, {days}), got {self.at_day}")
+        if self.new_strategy is not None and self.new_strategy not in STRATEGIES:
+            raise ValueError(f"unknown shift.new_strategy {self.new_strategy!r}; known: {list(STRATEGIES)}")
+        if self.retimed_strategy is not None and self.retimed_strategy not in TICKERS:
+            raise ValueError(f"shift.retimed_strategy must be a ticker strategy {sorted(TICKERS)}, "
+                             f"got {self.retimed_strategy!r}")
+        if self.retimed_as not in TICKERS:
+            raise ValueError(f"shift.retimed_as must be one of {sorted(TICKERS)}, got {self.retimed_as!r}")
+        if not 0 <= self.labelled_before_share <= 1:
+            raise ValueError("shift.labelled_before_share must lie in [0, 1]")
+        if self.new_spread_days < 0:
+            raise ValueError("shift.new_spread_days must be >= 0")
+        return self
+
+    def at_ms(self, start_ms: int) -> int:
+        return start_ms + int(self.at_day * DAY_MS)
+
+
+@dataclass(frozen=True)
 class SimParams:
     """Overridable knobs of one run (the rest are module constants)."""
 

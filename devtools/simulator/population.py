@@ -26,6 +26,7 @@ def rng_for(seed: int, chunk: int, stream: int) -> np.random.Generator:
 # stream ids: a new purpose gets a new id so existing streams (and outputs) never shift
 S_POPULATION, S_TIMELINE, S_POSTS, S_TARGETS, S_TEXT, S_REPORTS, S_LABELS, S_FEED, S_CAMPAIGNS = range(9)
 S_GROUPS, S_REPLIES, S_REPLY_TEXT = 9, 10, 11   # groups of the issue-12 strategies; replies; their texts
+S_SHIFT, S_SHIFT_TIMELINE = 12, 13   # a shifted platform (params.Shift): new accounts' start; retimed ticks
 S_OWN = 64                    # + strategy code: the timeline of a strategy added in issue 12
 S_OWN_PASS2 = 128             # + strategy code: its pass-2 actions (campaigns, reactions)
 
@@ -52,6 +53,7 @@ class Population:
     template: np.ndarray        # int8: the account's text template (schedulers)
     switch_ms: np.ndarray       # int64: takeover (hijacked) or wake-up (dormant_sleeper); NEVER otherwise
     link: np.ndarray            # int32: mentor (llm_persona), celebrity (fan_community), batch (hijacked); -1
+    shift: P.Shift | None = None  # strategies shifting mid-window (None: the platform does not shift)
 
     @property
     def days(self) -> int:
@@ -101,7 +103,8 @@ def _partition(rng: np.random.Generator, m: int, size: tuple[int, int]) -> list[
     return sizes
 
 
-def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimParams) -> Population:
+def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimParams,
+                     shift: P.Shift | None = None) -> Population:
     """Assign strategies, clusters and account attributes, chunk by chunk (exact shares per chunk)."""
     cs = sim.chunk_accounts
     n_chunks = max(1, -(-n // cs))
@@ -153,6 +156,8 @@ def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimPa
                     created[group] = batch + (rng.random(group.size) * P.FARM_BATCH_CREATION_S * 1000).astype(
                         np.int64)
     t0 = np.maximum(created + P.NEW_ACCOUNT_OFFSET_MS, start_ms)
+    if shift is not None and shift.new_strategy is not None:
+        _start_after_shift(t0, strategy, seed, start_ms, shift)
     switch = np.full(n, NEVER, dtype=np.int64)
     link = np.full(n, -1, dtype=np.int32)
     for c in range(n_chunks):
@@ -167,7 +172,17 @@ def build_population(n: int, seed: int, start_ms: int, end_ms: int, sim: P.SimPa
     zh = np.asarray(P.REGION_ZH_SHARE, dtype=np.float32)[region]
     zh = np.clip(zh + np.array([P.ACCOUNTS[s].zh_bias for s in P.STRATEGIES], dtype=np.float32)[strategy], 0, 1)
     return Population(n, cs, start_ms, end_ms, strategy, cluster, names, created, t0, region, popularity,
-                      zh, verified, declared, interests, template, switch, link)
+                      zh, verified, declared, interests, template, switch, link, shift)
+
+
+def _start_after_shift(t0: np.ndarray, strategy: np.ndarray, seed: int, start_ms: int, shift: P.Shift) -> None:
+    """The new strategy's accounts act only from the shift on (within new_spread_days of it); created_at
+    is left alone (aged accounts put to work). Own stream: no other draw moves."""
+    assert shift.new_strategy is not None
+    members = np.flatnonzero(strategy == P.STRATEGIES.index(shift.new_strategy))
+    rng = rng_for(seed, 0, S_SHIFT)
+    begin = shift.at_ms(start_ms) + (rng.random(members.size) * shift.new_spread_days * P.DAY_MS).astype(np.int64)
+    t0[members] = np.maximum(t0[members], begin)
 
 
 class _Groups:

@@ -8,6 +8,7 @@ replies.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from genuine.devtools.simulator.network import (
     office_device,
     pool_ip,
 )
-from genuine.devtools.simulator.population import S_OWN, S_TIMELINE, Population, rng_for
+from genuine.devtools.simulator.population import S_OWN, S_SHIFT_TIMELINE, S_TIMELINE, Population, rng_for
 from genuine.devtools.simulator.timeline import (
     RhythmDraws,
     Timeline,
@@ -148,6 +149,18 @@ ADDED: dict[str, Callable[[np.random.Generator, Population, np.ndarray, int, Men
 }
 
 
+def _retimed(before: Timeline, pop: Population, chunk: int, acc: np.ndarray, seed: int, shift: P.Shift) -> Timeline:
+    """A ticker strategy's ticks cut at the shift, then ticks with the timing of `shift.retimed_as`
+    (interval, jitter, quiet window) but the strategy's own action mix and clients. Drawn from a stream
+    of its own, after the unshifted ticks were drawn as before: the other strategies' draws do not move."""
+    own, timing = P.TICKERS[shift.retimed_strategy or ""], P.TICKERS[shift.retimed_as]
+    tk = replace(timing, mix=own.mix, client_weights=own.client_weights, first_tick_after_ms=0)
+    at = np.full(pop.n, shift.at_ms(pop.start_ms), dtype=np.int64)
+    after = ticker_part(rng_for(seed, chunk, S_SHIFT_TIMELINE), pop, tk, acc, seed,
+                        after=np.maximum(at[acc], pop.t0[acc]))
+    return Timeline.concat([before.before(at), after])
+
+
 def build_timeline(pop: Population, chunk: int, seed: int) -> Timeline:
     """All sessions and self-initiated actions of one chunk; a pure function of (pop, chunk, seed)."""
     rng = rng_for(seed, chunk, S_TIMELINE)
@@ -162,7 +175,10 @@ def build_timeline(pop: Population, chunk: int, seed: int) -> Timeline:
         if name in ADDED:
             parts.append(ADDED[name](rng_for(seed, chunk, S_OWN + code), pop, acc, seed, mentors))
         elif name in P.TICKERS:
-            parts.append(ticker_part(rng, pop, P.TICKERS[name], acc, seed))
+            part = ticker_part(rng, pop, P.TICKERS[name], acc, seed)
+            if pop.shift is not None and pop.shift.retimed_strategy == name:
+                part = _retimed(part, pop, chunk, acc, seed, pop.shift)
+            parts.append(part)
         elif name == "device_ring":
             parts.append(ring_part(rng, pop, acc, seed))
         else:

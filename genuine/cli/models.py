@@ -121,8 +121,9 @@ def retrain(truth: Annotated[Path | None, typer.Option(help="simulator ground tr
 def promote(version: Annotated[str, typer.Argument(help="registered version of the account model")],
             force: Annotated[bool, typer.Option(help="move champion even if a gate fails (recorded)")] = False,
             env: EnvOpt = None, set_: SetOpt = None) -> None:
-    """Run the promotion gates for VERSION against the current champion; exit 1 when not promoted."""
-    from genuine.jobs.train import promote_version  # lazy: CLI start-up (module docstring)
+    """Run the promotion gates for VERSION against the current champion; exit 5 when the gates refuse it
+    (retrain's status), 1 on a missing input."""
+    from genuine.jobs.train import promote_version, promotion_exit_status  # lazy: CLI start-up
 
     cfg = load_cfg(env, set_)
     try:
@@ -130,8 +131,8 @@ def promote(version: Annotated[str, typer.Argument(help="registered version of t
     except _EXPECTED as exc:
         raise _fail(exc) from None
     _print_decision(decision)
-    if not decision.promoted and decision.champion_after != decision.challenger_version:
-        raise typer.Exit(1)
+    if status := promotion_exit_status(decision):
+        raise typer.Exit(status)
 
 
 def score(snapshot: Annotated[str | None, typer.Option(help="snapshot date YYYY-MM-DD, default: the latest")] = None,
@@ -204,6 +205,44 @@ def bench_exploration(truth: Annotated[Path, typer.Option(help="the simulator's 
     console.print(f"CPU {cpu:.1f} s in the driver for {len(out)} retrainings", soft_wrap=True)
 
 
+def bench_drift_loop(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 2000,
+                     days: Annotated[int, typer.Option(help="simulated days (the shift is simulate.shift.at_day)")] = 14,
+                     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+                     out: Annotated[Path, typer.Option(help="folder for the export and the moderators' files")] = Path(
+                         "out/drift-loop"),
+                     snapshot_every: Annotated[int, typer.Option(help="days between feature snapshots")] = 2,
+                     holdout_days: Annotated[int | None, typer.Option(
+                         help="retrain's holdout (default: a third of the days after the shift)")] = None,
+                     text_detector: Annotated[bool, typer.Option(
+                         help="train and register the AI-text detector first if none is")] = False,
+                     env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Train on the platform before its AI strategies shift, score after it, monitor, review, retrain,
+    score again (devtools/bench/drift_loop.py); prints the figures before and after and each step's time."""
+    from genuine.devtools.bench.drift_loop import run, table_rows
+
+    res = run(load_cfg(env, set_), accounts, days, seed, out, snapshot_every=snapshot_every,
+              holdout_days=holdout_days, text_detector=text_detector)
+    t = Table(title=f"drift loop: {accounts} accounts x {days} days, seed {seed}, shift on {res.shift_day} "
+                    f"(new: {res.strategies[0] if res.strategies else '-'})")
+    for c in ("figure", "before (stale champion)", "after (retrain)"):
+        t.add_column(c)
+    for row in table_rows(res):
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"monitor exit {res.monitor_exit}; moved: {', '.join(res.moved) or 'nothing'}", soft_wrap=True)
+    console.print(f"snapshots {', '.join(map(str, res.snapshots))}; retrain holdout_days {res.holdout_days}; "
+                  f"text detector {'yes' if res.text_detector else 'no (AI-text features null)'}", soft_wrap=True)
+    console.print(f"moderators: {res.moderators}; retrain exit {res.retrain_exit}; {res.retrain_holdout}", soft_wrap=True)
+    for reason in res.retrain_reasons:
+        console.print(f"  gate: {escape(reason)}", soft_wrap=True)
+    steps = Table(title="seconds per step")
+    for c in ("step", "wall s", "CPU s (driver + JVM)"):
+        steps.add_column(c, justify="left" if c == "step" else "right")
+    for name, r in res.steps.items():
+        steps.add_row(name, f"{r.wall_s:.1f}", f"{r.cpu_s_total:.1f}")
+    console.print(steps)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the CLI."""
     app.command("train")(train)
@@ -212,3 +251,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("score")(score)
     bench_app.command("score")(bench_score)
     bench_app.command("exploration")(bench_exploration)
+    bench_app.command("drift-loop")(bench_drift_loop)

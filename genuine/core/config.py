@@ -113,9 +113,23 @@ class IngestConfig(Strict):
         return {r.strip().lower(): c for c, reasons in self.report_reason_categories.items() for r in reasons}
 
 
+class ShiftConfig(Strict):
+    """A platform whose AI strategies shift mid-window (devtools/simulator params.Shift); off by default."""
+
+    enabled: bool = False
+    at_day: float = Field(7.0, gt=0)            # days after start_date
+    new_strategy: str | None = "llm_persona"    # has no activity before the shift
+    retimed_strategy: str | None = "fixed_interval"   # a ticker strategy that changes its timing ...
+    retimed_as: str = "jittered_scheduler"      # ... to this ticker's (interval, jitter, quiet window)
+    new_spread_days: float = Field(1.0, ge=0)   # the new strategy's accounts start within this after the shift
+    new_share: float | None = Field(None, gt=0, lt=1)   # the new strategy's share of accounts (None: default)
+    labelled_before_share: float = Field(0.5, ge=0, le=1)   # labels of accounts seen before the shift decided before it
+
+
 class SimulateConfig(Strict):
     start_date: str = "2026-10-01"
     label_fraction: float = 0.3
+    shift: ShiftConfig = Field(default_factory=ShiftConfig)
 
 
 class DemoConfig(Strict):

@@ -12,7 +12,9 @@ EXIT_DRIFT = 4
 features). 2 is taken by a bad config, 3 by a missing Java runtime."""
 EXIT_NOT_PROMOTED = 5
 """`genuine retrain` / jobs/retrain.py: the run ended without a new champion (the gates refused the
-challenger, or the recent holdout was too small to train and compare one); 0 means promoted."""
+challenger, or the recent holdout was too small to train and compare one); 0 means promoted. `genuine
+promote` / `jobs/train.py --promote` too, when the gates refuse the version (0: it is champion after,
+promoted, forced - which is logged - or already)."""
 
 # --- core --------------------------------------------------------------------------------------------
 

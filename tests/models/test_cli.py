@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from genuine.cli.app import app
 from genuine.core import tracking
+from genuine.core.errors import EXIT_NOT_PROMOTED
+from genuine.jobs import train as train_job
 from genuine.models.promotion import alias_version
 from tests.oracles import read_delta_rs
 
@@ -59,6 +61,14 @@ def test_cli_train_promote_score(pipeline):
     assert "registered cli-model version 1" in res.stdout and "not promoted" in res.stdout
     assert re.search(r"FAIL: PR-AUC 0\.\d{4} >= minimum 1\.0", res.stdout)
     assert alias_version(client, "cli-model", "challenger") == "1"
+    assert alias_version(client, "cli-model", "champion") is None
+
+    # the same gates re-run by `promote`: refused, with retrain's status (5), not a missing input's (1);
+    # the same through the spark-submit entrypoint (no Spark is started for --promote)
+    res = _invoke("promote", "1", *_args(cfg, *own, "model.gates.min_pr_auc=1.0"))
+    assert res.exit_code == EXIT_NOT_PROMOTED, res.output
+    assert "promotion of v1: not promoted (champion None -> None)" in res.stdout
+    assert train_job.main([*_args(cfg, *own, "model.gates.min_pr_auc=1.0"), "--promote", "1"]) == EXIT_NOT_PROMOTED
     assert alias_version(client, "cli-model", "champion") is None
 
     # 2. no champion: scoring refuses with one line, nothing written

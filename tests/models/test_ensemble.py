@@ -54,6 +54,8 @@ def test_one_family_or_none_is_the_full_model_alone_and_the_switch_turns_it_off(
     partial = FamilyVote(build_calibrated("hgb", CFG, len(y)), {"gap_cv": "behaviour", "coord_degree": "network"})
     assert partial.member_columns(NAMES) == {FULL_MEMBER: NAMES, "behaviour": ["gap_cv"], "network": ["coord_degree"]}
 
+    # YAML reads an unquoted `off` as false, in conf files and in --set alike
+    assert ModelConfig.model_validate({"family_vote": False}).family_vote == "off"
     default = ModelConfig()
     assert isinstance(build_calibrated("hgb", default, len(y), feature_families(FEATURES)), CalibratedClassifierCV)
     assert isinstance(build_calibrated("hgb", CFG, len(y)), CalibratedClassifierCV)   # no families given

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from genuine.core.config import Config, Strict
 
@@ -23,6 +23,8 @@ class PrecisionTargets(Strict):
     # the review cut also flags at most this share of the validation humans (null: no cap). Labelled
     # humans are mostly accounts someone found suspicious, so their share overstates the platform's.
     review_max_human_fpr: float | None = Field(default=None, gt=0, lt=1)
+    # ...but it always allows this many validation humans, so one mislabelled bot cannot close the band
+    review_cap_min_humans: int = Field(default=1, ge=0)
 
 
 class HgbParams(Strict):
@@ -110,7 +112,7 @@ class ModelConfig(Strict):
     calibration_folds: int = Field(default=3, ge=2)
     # the chosen candidate, calibrated, soft-voted with one expert per feature family (models/ensemble.py):
     # off, mean, or full_or_mean (the larger of the full model and the mean; docs/model.md, section 12)
-    family_vote: Literal["off", "mean", "full_or_mean"] = "off"
+    family_vote: Literal["off", "mean", "full_or_mean"] = "off"   # conf/base.yml turns it on
     precision_targets: PrecisionTargets = PrecisionTargets()
     min_flagged: int = Field(default=10, ge=1)     # a threshold must flag at least this many validation accounts
     hgb: HgbParams = HgbParams()
@@ -128,6 +130,12 @@ class ModelConfig(Strict):
     gates: GatesConfig = GatesConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     retrain: RetrainConfig = RetrainConfig()
+
+    @field_validator("family_vote", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML reads an unquoted `off` (in a file or in `--set model.family_vote=off`) as false
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _targets_ordered(self) -> ModelConfig:

@@ -15,7 +15,8 @@ as it was (docs/model.md, section 12).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -55,8 +56,23 @@ class FamilyVote(ClassifierMixin, BaseEstimator):
 
     def member_proba(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each member's probability of the positive class, a column per member: which family votes how."""
-        return pd.DataFrame({name: est.predict_proba(X[cols])[:, 1] for name, cols, est in self.members_},
-                            index=X.index)
+        memo = getattr(self, "_memo", None)
+        out = {}
+        for name, cols, est in self.members_:
+            sub = X[cols]
+            if memo is None:
+                out[name] = est.predict_proba(sub)[:, 1]
+                continue
+            key = (name, sub.shape, pd.util.hash_pandas_object(sub, index=False).to_numpy().tobytes())
+            if key not in memo:
+                memo[key] = est.predict_proba(sub)[:, 1]
+            out[name] = memo[key]
+        return pd.DataFrame(out, index=X.index)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_memo", None)     # a scope's scratch, never part of a registered model
+        return state
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         members = self.member_proba(X).to_numpy(dtype="float64")
@@ -69,3 +85,20 @@ class FamilyVote(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+@contextmanager
+def member_memo(model: Any) -> Iterator[None]:
+    """Within the block, a FamilyVote keeps each member's scores by the content of the columns it sees.
+    Permutation importance shuffles one column at a time, which changes the input of two members (the full
+    model and that column's expert): the other experts' scores are reused instead of recomputed (the vote
+    cost six times the full model's importance: 524 s against 213 s for the whole LOSO on 10k accounts).
+    Any other model passes through unchanged."""
+    if not isinstance(model, FamilyVote):
+        yield
+        return
+    model._memo = {}
+    try:
+        yield
+    finally:
+        del model._memo

@@ -51,13 +51,15 @@ class Thresholds:
 
 
 def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: int,
-                     max_negative_share: float | None = None) -> ThresholdChoice:
+                     max_negative_share: float | None = None, min_negatives_allowed: int = 0) -> ThresholdChoice:
     """Lowest score cut whose precision (over everything it flags) meets `target`, among the cuts that
     flag at least `min_flagged` accounts: the most recall the target allows. `min_flagged` keeps a
     handful of accounts from justifying a cut. Stricter cuts are not required to meet the target too:
     moderator labels are wrong now and then (the simulator flips 1 %), and a mislabelled bot sits at the
     very top of any good ranking, where it would veto every cut below it (docs/model.md).
-    `max_negative_share`: the cut must also flag at most this share of the negatives (humans)."""
+    `max_negative_share`: the cut must also flag at most this share of the negatives (humans), and never
+    fewer than `min_negatives_allowed` of them: on a small validation set the share rounds to no human at
+    all, and one mislabelled bot at the top would then close the band (the same noise as above)."""
     y = np.asarray(y, dtype="int64")
     p = np.asarray(p, dtype="float64")
     n_pos = int(y.sum())
@@ -73,7 +75,7 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: i
     ok = (flagged >= min_flagged) & (prec >= target - 1e-12)
     if max_negative_share is not None:
         n_neg = len(y) - n_pos
-        ok &= (flagged - tp[cut]) <= max_negative_share * n_neg + 1e-9
+        ok &= (flagged - tp[cut]) <= max(max_negative_share * n_neg, min_negatives_allowed) + 1e-9
     good = np.nonzero(ok)[0]
     if len(good) == 0:
         return ThresholdChoice(math.inf, math.nan, 0.0, 0, False)
@@ -84,7 +86,8 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, target: float, min_flagged: i
 def choose_thresholds(y: np.ndarray, p: np.ndarray, cfg: ModelConfig) -> tuple[Thresholds, dict[str, ThresholdChoice]]:
     """Thresholds for both bands; auto is never below review (precision is not monotone in the cut)."""
     review = choose_threshold(y, p, cfg.precision_targets.review, cfg.min_flagged,
-                              cfg.precision_targets.review_max_human_fpr)
+                              cfg.precision_targets.review_max_human_fpr,
+                              cfg.precision_targets.review_cap_min_humans)
     auto = choose_threshold(y, p, cfg.precision_targets.auto, cfg.min_flagged)
     return Thresholds(auto=max(auto.threshold, review.threshold), review=review.threshold), \
         {"auto": auto, "review": review}

@@ -40,7 +40,7 @@ from genuine.core.config import MlflowConfig
 from genuine.features.registry import Feature
 from genuine.models import plots
 from genuine.models.config import CandidateKind, ModelConfig
-from genuine.models.ensemble import FamilyVote
+from genuine.models.ensemble import FamilyVote, member_memo
 from genuine.models.evaluation import evaluate_scores, finite_metrics, safe_metric
 from genuine.models.labels import prepare_training_data
 from genuine.models.monitoring import drift_reference
@@ -311,7 +311,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         mlflow.log_metrics(finite_metrics(metrics))
 
         # 4. importance and the human reference for reason codes
-        with _timed("permutation_importance", timings):
+        with _timed("permutation_importance", timings), member_memo(model):
             imp = permutation_importance(model, X[val], y[val], scoring="average_precision",
                                          n_repeats=cfg.permutation_repeats, random_state=cfg.seed)
         imp_mean = dict(zip(names, imp.importances_mean.tolist(), strict=True))

@@ -94,13 +94,14 @@ def test_latest_labels_keeps_newest_decision_and_resolves_ties_to_human(spark):
 
 
 # --- thresholds -----------------------------------------------------------------------------------
-def _threshold_oracle(y, p, target, min_flagged, max_negative_share=None):
+def _threshold_oracle(y, p, target, min_flagged, max_negative_share=None, min_allowed=0):
     """Every distinct score as a cut; the lowest one that flags enough, meets the target and flags at
-    most the allowed share of the negatives."""
+    most the allowed share of the negatives (never fewer than `min_allowed` of them)."""
     best = math.inf
     for t in sorted(set(p.tolist()), reverse=True):
         flagged = p >= t
-        capped = max_negative_share is None or (flagged & (y == 0)).sum() <= max_negative_share * (y == 0).sum()
+        allowed = None if max_negative_share is None else max(max_negative_share * (y == 0).sum(), min_allowed)
+        capped = allowed is None or (flagged & (y == 0)).sum() <= allowed
         if flagged.sum() >= min_flagged and y[flagged].mean() >= target and capped:
             best = t
     return best
@@ -112,14 +113,15 @@ def test_choose_threshold_matches_bruteforce(seed):
     n = 300
     y = (rng.random(n) < 0.3).astype(int)
     p = np.round(np.clip(rng.normal(0.25 + 0.5 * y, 0.2), 0, 1), 2)   # rounding creates ties
-    for target, mf, cap in ((0.9, 5, None), (0.99, 10, None), (0.8, 1, None), (1.0, 3, None), (0.8, 5, 0.02),
-                            (0.6, 5, 0.05), (0.6, 5, 0.3)):
-        ch = choose_threshold(y, p, target, mf, cap)
-        assert ch.threshold == _threshold_oracle(y, p, target, mf, cap)
+    for target, mf, cap, floor in ((0.9, 5, None, 0), (0.99, 10, None, 0), (0.8, 1, None, 0), (1.0, 3, None, 0),
+                                   (0.8, 5, 0.02, 0), (0.6, 5, 0.05, 0), (0.6, 5, 0.3, 0), (0.6, 5, 0.001, 0),
+                                   (0.6, 5, 0.001, 1), (0.6, 5, 0.001, 3), (0.6, 5, 0.02, 3)):
+        ch = choose_threshold(y, p, target, mf, cap, floor)
+        assert ch.threshold == _threshold_oracle(y, p, target, mf, cap, floor)
         if ch.met:
             flagged = p >= ch.threshold
             assert y[flagged].mean() >= target and flagged.sum() >= mf
-            assert cap is None or (flagged & (y == 0)).sum() <= cap * (y == 0).sum()
+            assert cap is None or (flagged & (y == 0)).sum() <= max(cap * (y == 0).sum(), floor)
             assert ch.precision == pytest.approx(y[flagged].mean())
             assert ch.recall == pytest.approx(y[flagged].sum() / y.sum())
 
@@ -139,6 +141,17 @@ def test_a_mislabelled_bot_at_the_top_does_not_veto_the_band():
     ch = choose_threshold(y, p, 0.95, 10)
     assert (ch.met, ch.flagged, ch.precision) == (True, 20, pytest.approx(0.95))
     assert ch.threshold == p[19]
+
+
+def test_a_review_cap_that_rounds_to_no_human_still_allows_the_floor():
+    # the same ranking under a 0.3 % cap: 80 humans allow 0.24 of one. Without a floor the mislabelled
+    # top account closes the band; with the floor of one human the band is the 20 accounts above.
+    y = np.r_[0, np.ones(19, dtype=int), np.zeros(80, dtype=int)]
+    p = np.linspace(1.0, 0.01, y.size)
+    closed = choose_threshold(y, p, 0.95, 10, 0.003, 0)
+    assert (closed.met, closed.threshold) == (False, math.inf)
+    floor = choose_threshold(y, p, 0.95, 10, 0.003, 1)
+    assert (floor.met, floor.flagged, floor.threshold) == (True, 20, p[19])
 
 
 # --- training -------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ def test_one_family_or_none_is_the_full_model_alone_and_the_switch_turns_it_off(
     partial = FamilyVote(build_calibrated("hgb", CFG, len(y)), {"gap_cv": "behaviour", "coord_degree": "network"})
     assert partial.member_columns(NAMES) == {FULL_MEMBER: NAMES, "behaviour": ["gap_cv"], "network": ["coord_degree"]}
 
+    # YAML reads an unquoted `off` as false, in conf files and in --set alike
+    assert ModelConfig.model_validate({"family_vote": False}).family_vote == "off"
     default = ModelConfig()
     assert isinstance(build_calibrated("hgb", default, len(y), feature_families(FEATURES)), CalibratedClassifierCV)
     assert isinstance(build_calibrated("hgb", CFG, len(y)), CalibratedClassifierCV)   # no families given
@@ -73,3 +75,35 @@ def test_a_family_vote_registers_and_the_registered_model_scores_like_it(cfg_fac
     np.testing.assert_allclose(model.predict(X), inner.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
     assert {k for k in result.metrics if k.startswith("loso.") and k.endswith(".pr_auc")} == \
         {f"loso.{s}.pr_auc" for s in ("engagement_farm", "fixed_interval", "humanized", "jittered_scheduler")}
+
+
+class _Counting:
+    """Counts a member's predictions (a real fitted estimator underneath)."""
+
+    def __init__(self, est) -> None:
+        self.est, self.calls = est, 0
+
+    def predict_proba(self, X):
+        self.calls += 1
+        return self.est.predict_proba(X)
+
+
+def test_the_memo_gives_the_same_importance_and_recomputes_only_the_members_a_column_feeds():
+    from sklearn.inspection import permutation_importance
+
+    from genuine.models.ensemble import member_memo
+
+    X, y = _data()
+    vote = build_calibrated("hgb", CFG, len(y), feature_families(FEATURES)).fit(X, y)
+    plain = permutation_importance(vote, X, y, scoring="average_precision", n_repeats=2, random_state=0)
+    counted = [(name, cols, _Counting(est)) for name, cols, est in vote.members_]
+    vote.members_ = counted
+    with member_memo(vote):
+        memo = permutation_importance(vote, X, y, scoring="average_precision", n_repeats=2, random_state=0)
+    assert not hasattr(vote, "_memo")
+    np.testing.assert_array_equal(memo.importances, plain.importances)
+    # the unshuffled baseline once per member, then one call per shuffle of a column the member sees
+    calls = {name: c.calls for name, _, c in counted}
+    assert calls == {name: 1 + 2 * len(cols) for name, cols, _ in counted}
+    pickled = __import__("pickle").dumps(FamilyVote(vote.estimator, vote.families))
+    assert b"_memo" not in pickled

@@ -23,8 +23,8 @@ class PrecisionTargets(Strict):
     # the review cut also flags at most this share of the validation humans (null: no cap). Labelled
     # humans are mostly accounts someone found suspicious, so their share overstates the platform's.
     review_max_human_fpr: float | None = Field(default=None, gt=0, lt=1)
-    # ...but it always allows this many validation humans, so one mislabelled bot cannot close the band
-    review_cap_min_humans: int = Field(default=1, ge=0)
+    # ...but it always allows this many validation humans, so a mislabelled bot cannot close the band
+    review_cap_min_humans: int = Field(default=2, ge=0)
 
 
 class HgbParams(Strict):

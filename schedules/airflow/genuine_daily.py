@@ -6,7 +6,8 @@ connection `spark_genuine`. Deployment facts come from Airflow Variables (docs/s
 genuine_home (where the repository's jobs/ are on the workers), genuine_lake_root, genuine_mlflow_uri,
 genuine_export_root, and genuine_hmac_key (keep it in a secrets backend: it is read at run time only).
 The monitor task fails with exit status 4 when drift is past a threshold: Airflow's failure alert is the
-drift alert, and `retrain_on_drift` (trigger rule all_done) then retrains; a retrain task fails with exit
+drift alert (a task's own alert: the run's state follows its last task, retrain_on_drift), and
+`retrain_on_drift` (trigger rule all_done) then retrains; a retrain task fails with exit
 status 5 when the gates kept the champion. Copy this folder
 (with pipeline.yml one level up) into the DAG folder.
 """

@@ -66,6 +66,8 @@ def test_bundle_runs_the_pipeline_tasks_with_their_parameters():
             assert spt["python_file"] == f"./{want['entrypoint']}" and (ROOT / want["entrypoint"]).is_file()
             assert spt["parameters"] == expected_args(job, want, DATABRICKS)
             assert got["libraries"] == [{"whl": "./dist/*.whl"}]
+            # the run's state follows its last task: drift (monitor's exit 4) alerts from the task itself
+            assert ("email_notifications" in got) == (want["name"] == "monitor")
         env = res["job_clusters"][0]["new_cluster"]["spark_env_vars"]
         assert env == {s["hmac_key_env"]: "{{secrets/${var.secret_scope}/hmac-key}}"}
 

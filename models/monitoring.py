@@ -316,6 +316,19 @@ def summary_line(features: pd.DataFrame, scores: pd.DataFrame) -> str | None:
 
 
 # --- figures ----------------------------------------------------------------------------------------
+def drift_reported(monitoring: DataFrame, model_version: str) -> str | None:
+    """The monitor run id of `model_version`'s latest monitoring run when it reported drift (a row past its
+    threshold, what makes `genuine monitor` exit EXIT_DRIFT); None when that run saw none, or there is none.
+    `genuine retrain --if-drift` asks this after each daily monitor."""
+    mine = monitoring.where(F.col("model_version") == F.lit(model_version))
+    latest = mine.orderBy(F.col("computed_at").desc(), F.col("monitor_run_id").desc()).select("monitor_run_id").first()
+    if latest is None:
+        return None
+    run_id = latest["monitor_run_id"]
+    moved = mine.where((F.col("monitor_run_id") == F.lit(run_id)) & F.col("breached")).limit(1).count()
+    return run_id if moved else None
+
+
 def drift_heatmap(features: pd.DataFrame, cfg: MonitoringConfig) -> Figure:
     """Features x (PSI, KS, |null share change|), each divided by its threshold: above 1 moved."""
     f = features.sort_values("feature")

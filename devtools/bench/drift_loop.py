@@ -241,6 +241,7 @@ def run(cfg: Config, accounts: int, days: int, seed: int, out: Path,
         res.labels_of_strategy[s] = {"imported": int(sum(target_of.get(a) == s for a in raw)),
                                      "moderators": int(sum(target_of.get(a) == s for a in decided))}
     rt = step("e. retrain", lambda: retrain.run(cfg, truth=truth_path, spark=spark))
+    assert rt.holdout is not None          # retrained unconditionally (no --if-drift)
     res.retrain_exit, res.retrain_holdout = rt.exit_status, rt.holdout.describe()
     hold = set(rt.holdout.account_ids)
     for s in strategies:     # the strategy's labelled accounts the challenger could train on, and judged on

@@ -92,6 +92,8 @@ def train(truth: Annotated[Path | None, typer.Option(help="simulator ground trut
 
 def retrain(truth: Annotated[Path | None, typer.Option(help="simulator ground truth (_truth/accounts.parquet) "
                                                        "for per-strategy figures")] = None,
+            if_drift: Annotated[bool, typer.Option("--if-drift", help="retrain only if the champion's latest "
+                                                   "monitoring run reported drift (else exit 0)")] = False,
             env: EnvOpt = None, set_: SetOpt = None, run_id: RunOpt = None) -> None:
     """Train a challenger on every label so far (imports, moderator decisions, appeal outcomes) and run the
     promotion gates against the champion on the recent holdout; exit 0 promoted, 5 not promoted."""
@@ -100,9 +102,12 @@ def retrain(truth: Annotated[Path | None, typer.Option(help="simulator ground tr
 
     cfg = load_cfg(env, set_)
     try:
-        out = run(cfg, truth, run_id)
+        out = run(cfg, truth, run_id, if_drift=if_drift)
     except _EXPECTED as exc:
         raise _fail(exc) from None
+    if out.skipped or out.holdout is None:
+        console.print(f"{escape(out.skipped or 'skipped')}; job run {out.run_id}", soft_wrap=True)
+        return
     console.print(escape(out.holdout.describe()), soft_wrap=True)
     if out.trained is None:
         console.print(f"[yellow]not promoted[/yellow]: fewer than "

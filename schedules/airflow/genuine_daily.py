@@ -1,12 +1,14 @@
 """Airflow DAGs of genuine: `genuine_daily` (ingest -> features -> score -> enforce -> monitor) and
-`genuine_retrain` (weekly), built from schedules/pipeline.yml, the task list databricks.yml also follows.
+`genuine_retrain` (weekly; the daily graph ends with retrain_on_drift), built from schedules/pipeline.yml, the task list databricks.yml also follows.
 
 No logic: one SparkSubmitOperator per task, running `spark-submit jobs/<name>.py <args>` on the Spark
 connection `spark_genuine`. Deployment facts come from Airflow Variables (docs/scheduling.md):
 genuine_home (where the repository's jobs/ are on the workers), genuine_lake_root, genuine_mlflow_uri,
 genuine_export_root, and genuine_hmac_key (keep it in a secrets backend: it is read at run time only).
 The monitor task fails with exit status 4 when drift is past a threshold: Airflow's failure alert is the
-drift alert; the retrain task fails with exit status 5 when the gates kept the champion. Copy this folder
+drift alert (a task's own alert: the run's state follows its last task, retrain_on_drift), and
+`retrain_on_drift` (trigger rule all_done) then retrains; a retrain task fails with exit
+status 5 when the gates kept the champion. Copy this folder
 (with pipeline.yml one level up) into the DAG folder.
 """
 
@@ -40,7 +42,8 @@ for job_name, job in spec["jobs"].items():
             application=f"{HOME}/{t['entrypoint']}",
             application_args=[*_fill(t["args"]), *_fill(spec["common_args"]),
                               "--run-id", f"{job_name}-{t['name']}-" + FILL["date"]],
-            env_vars={spec["hmac_key_env"]: "{{ var.value.genuine_hmac_key }}"})
+            env_vars={spec["hmac_key_env"]: "{{ var.value.genuine_hmac_key }}"},
+            trigger_rule=t.get("run_if", "all_success"))
             for t in job["tasks"]}
         for t in job["tasks"]:
             for upstream in t["depends_on"]:

@@ -241,3 +241,59 @@ def test_retrain_cli_and_job_exit_statuses(pipeline):
     assert retrain.main(_args(cfg)) == EXIT_NOT_PROMOTED
     assert len(client.search_model_versions(f"name='{cfg.mlflow.account_model}'")) == before
     assert alias_version(client, cfg.mlflow.account_model, "champion") == pipeline.train.train.model_version
+
+
+# --- retrain --if-drift: after each daily monitor ------------------------------------------------------
+def _monitoring_rows(spark, rows):
+    """Monitoring rows (kind feature): (model_version, monitor_run_id, minute computed, breached)."""
+    from genuine.core.schemas import MONITORING
+
+    base = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    return spark.createDataFrame(
+        [(f"score-{run}", dt.date(2026, 11, 1), "m", v, "feature", f"f{i}", "psi", 0.1, 0.0, 0.2, b, run,
+          base + dt.timedelta(minutes=minute)) for i, (v, run, minute, b) in enumerate(rows)], MONITORING)
+
+
+def test_drift_reported_reads_the_versions_latest_monitor_run(spark):
+    from genuine.models.monitoring import drift_reported
+
+    df = _monitoring_rows(spark, [
+        ("1", "mon-a", 0, True), ("1", "mon-a", 0, False),       # v1: drift, then a later run without it
+        ("1", "mon-b", 5, False), ("1", "mon-b", 5, None),
+        ("2", "mon-c", 0, False), ("2", "mon-d", 9, None), ("2", "mon-d", 9, True),   # v2: drift in its latest
+        ("3", "mon-e", 1, None)])                                 # v3: no figure past a threshold
+    assert [drift_reported(df, v) for v in ("1", "2", "3", "4")] == [None, "mon-d", None, None]
+
+
+def test_retrain_if_drift_trains_only_after_a_drifting_monitor_run(pipeline, spark, tmp_path):
+    import shutil
+
+    from genuine.jobs.io import ensure_tables
+
+    src = pipeline.cfg
+    root = tmp_path / "lake"
+    shutil.copytree(src.lake.root, root)
+    own = [f"lake.root={root}", f"privacy.key_file={src.lake.root}/hmac.key"]
+    lake = Lake(spark, src.model_copy(update={"lake": src.lake.model_copy(update={"root": str(root)})}))
+    shutil.rmtree(lake.uri("monitoring"), ignore_errors=True)
+    client = tracking.configure(src.mlflow)
+    name = src.mlflow.account_model
+    champion = alias_version(client, name, "champion")
+    versions = len(client.search_model_versions(f"name='{name}'"))
+
+    # no monitoring at all: nothing reported, nothing trained, status 0
+    assert retrain.main([*_args(src, *own), "--if-drift"]) == 0
+    ensure_tables(lake, ["monitoring"])
+    lake.append("monitoring", _monitoring_rows(spark, [(champion, "mon-1", 0, False), ("0", "mon-0", 9, True)]))
+    assert retrain.main([*_args(src, *own), "--if-drift"]) == 0          # drift only for another version
+    # the champion's latest run drifted: the retrain path runs. The fixture's champion has seen every
+    # label, so no challenger can be compared (status 5, as without --if-drift), and nothing is registered
+    lake.append("monitoring", _monitoring_rows(spark, [(champion, "mon-2", 5, True)]))
+    assert retrain.main([*_args(src, *own), "--if-drift"]) == EXIT_NOT_PROMOTED
+    res = _invoke("retrain", "--if-drift", *_args(src, *own))
+    assert res.exit_code == EXIT_NOT_PROMOTED and "holdout:" in res.stdout, res.output
+    lake.append("monitoring", _monitoring_rows(spark, [(champion, "mon-3", 7, None)]))
+    res = _invoke("retrain", "--if-drift", *_args(src, *own))
+    assert res.exit_code == 0 and "no drift reported" in res.stdout, res.output
+    assert len(client.search_model_versions(f"name='{name}'")) == versions
+    assert alias_version(client, name, "champion") == champion

@@ -24,8 +24,11 @@ TASKS = [(job, t) for job, j in spec()["jobs"].items() for t in j["tasks"]]
 def test_the_daily_graph_is_the_issue_s_and_retraining_is_weekly():
     jobs = spec()["jobs"]
     daily = jobs["daily"]["tasks"]
-    assert [t["name"] for t in daily] == ["ingest", "features", "score", "enforce", "monitor"]
-    assert [t["depends_on"] for t in daily] == [[], ["ingest"], ["features"], ["score"], ["enforce"]]
+    assert [t["name"] for t in daily] == ["ingest", "features", "score", "enforce", "monitor", "retrain_on_drift"]
+    assert [t["depends_on"] for t in daily] == [[], ["ingest"], ["features"], ["score"], ["enforce"], ["monitor"]]
+    # monitor fails (exit 4) on drift: the retraining after it must run anyway, and only it
+    assert [t.get("run_if") for t in daily] == [None] * 5 + ["all_done"]
+    assert daily[-1]["entrypoint"] == "jobs/retrain.py" and daily[-1]["args"] == ["--if-drift"]
     assert jobs["retrain"]["cron"].split()[-1] != "*"            # one day of the week
     assert [(t["name"], t["entrypoint"]) for t in jobs["retrain"]["tasks"]] == [("retrain", "jobs/retrain.py")]
 
@@ -43,7 +46,7 @@ def test_task_arguments_parse_with_the_entrypoint_and_the_cli(job, task):
     assert parsed.env == "cluster" and parsed.run_id == f"{job}-{task['name']}-2026-12-05"
     assert parsed.overrides == [f"lake.root={SAMPLE['lake_root']}", f"mlflow.tracking_uri={SAMPLE['mlflow_uri']}"]
     # the `genuine <name>` command takes the same options (scheduled jobs = the CLI, README)
-    command = get_command(app).commands[task["name"]]
+    command = get_command(app).commands[task["entrypoint"].removeprefix("jobs/").removesuffix(".py")]
     opts = {o for p in command.params for o in p.opts}
     assert {a for a in args if a.startswith("--")} <= opts, (task["name"], opts)
 
@@ -58,10 +61,13 @@ def test_bundle_runs_the_pipeline_tasks_with_their_parameters():
         assert [t["task_key"] for t in tasks] == [t["name"] for t in j["tasks"]]
         for got, want in zip(tasks, j["tasks"], strict=True):
             assert [d["task_key"] for d in got.get("depends_on", [])] == want["depends_on"]
+            assert got.get("run_if", "ALL_SUCCESS") == want.get("run_if", "all_success").upper()
             spt = got["spark_python_task"]
             assert spt["python_file"] == f"./{want['entrypoint']}" and (ROOT / want["entrypoint"]).is_file()
             assert spt["parameters"] == expected_args(job, want, DATABRICKS)
             assert got["libraries"] == [{"whl": "./dist/*.whl"}]
+            # the run's state follows its last task: drift (monitor's exit 4) alerts from the task itself
+            assert ("email_notifications" in got) == (want["name"] == "monitor")
         env = res["job_clusters"][0]["new_cluster"]["spark_env_vars"]
         assert env == {s["hmac_key_env"]: "{{secrets/${var.secret_scope}/hmac-key}}"}
 
@@ -107,3 +113,4 @@ def test_dag_imports_and_matches_the_pipeline():
             assert op.application_args == expected_args(job, want, AIRFLOW)
             assert op.env_vars == {s["hmac_key_env"]: "{{ var.value.genuine_hmac_key }}"}
             assert op._conn_id == "spark_genuine"
+            assert op.trigger_rule == want.get("run_if", "all_success")

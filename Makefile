@@ -41,8 +41,9 @@ check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || \
 		{ echo "genuine needs Java 17+ for Spark: install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."; exit 3; }
 
+# `make demo DEMO_ARGS="--set lake.engine=delta-rs"` runs it on the delta-rs engine (default: delta-spark).
 demo: $(STAMP) check-java
-	$(BIN)/genuine demo
+	$(BIN)/genuine demo $(DEMO_ARGS)
 
 test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -31,6 +31,12 @@ export PYSPARK_PYTHON=$PY PYSPARK_DRIVER_PYTHON=$PY MLFLOW_DISABLE_TELEMETRY=tru
 GENUINE_HMAC_KEY=${GENUINE_HMAC_KEY:-$("$PY" -c 'import secrets; print(secrets.token_hex(32))')}
 export GENUINE_HMAC_KEY
 DELTA=$("$PY" -c 'from genuine.core.config import load_config; print(load_config("cluster").spark.packages.delta)')
+# Earlier daily snapshots, as the demo takes them (demo.training_snapshot_days): training is point in time,
+# so a label decided during the window needs a snapshot from before its decision.
+SNAPSHOTS=$("$PY" -c 'import sys
+from genuine.core.config import load_config
+from genuine.devtools.demo import training_snapshot_dates
+print(" ".join(str(d) for d in training_snapshot_dates(load_config("cluster"), int(sys.argv[1]))))' "$DAYS")
 
 pids=()
 stop_cluster() {
@@ -103,6 +109,9 @@ run_pipeline() {
     }
     start=$SECONDS
     submit ingest "$EXPORT"
+    for day in $SNAPSHOTS; do
+        submit features --as-of "$day"
+    done
     submit features --truth "$TRUTH"
     submit train --truth "$TRUTH"
     # The gates may refuse a first model trained on a few hundred accounts: the demo promotes it anyway

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from genuine.core.config import Config, load_config
 from genuine.core.lake import Lake
 from genuine.core.session import get_spark
 from genuine.devtools import simulate
+from genuine.devtools.bench.meter import ProcessMeter
 from genuine.enforcement.import_run import ImportRun
 from genuine.features.post_scores import text_model_uri
 from genuine.jobs import appeal, enforce, features, ingest, report, review, score, train, train_text_detector
@@ -37,10 +40,26 @@ from genuine.models.text_corpus import resolve_corpus
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StepTime:
+    wall_s: float
+    cpu_s: float        # this process and the JVM, each with its Python workers and reaped children
+
+
 @dataclass
 class DemoResult:
     export_dir: Path
     steps: dict[str, Any] = field(default_factory=dict)
+    times: dict[str, StepTime] = field(default_factory=dict)
+    engine: str | None = None       # the Delta engine the lake ran on (delta-spark or delta-rs)
+
+    def timed(self, name: str, meter: ProcessMeter, step: Callable[[], Any]) -> Any:
+        """Run one step, keep its result under `name` and its wall and CPU time: the demo on delta-spark and
+        on delta-rs (`--set lake.engine=delta-rs`) print these side by side in docs/stack-facts.md."""
+        with meter.span() as reading:
+            self.steps[name] = step()
+        self.times[name] = StepTime(reading.wall_s, reading.cpu_s_total)
+        return self.steps[name]
 
     @property
     def truth(self) -> Path:
@@ -77,21 +96,27 @@ def run(cfg: Config, accounts: int | None = None, days: int | None = None, seed:
     result = DemoResult(Path(out or d.out))
     # The simulator forks worker processes for big runs: it goes before the JVM starts.
     sim_cfg = cfg.model_copy(update={"simulate": cfg.simulate.model_copy(update={"label_fraction": d.label_fraction})})
-    result.steps["simulate"] = simulate.run(sim_cfg, accounts, days, seed, result.export_dir)
-    result.steps["text_detector"] = ensure_text_detector(cfg)
-    spark = get_spark(cfg)
-    result.steps["ingest"] = ingest.run(cfg, result.export_dir, spark=spark)
+    alone = ProcessMeter()
+    result.timed("simulate", alone, lambda: simulate.run(sim_cfg, accounts, days, seed, result.export_dir))
+    result.timed("text_detector", alone, lambda: ensure_text_detector(cfg))
+    spark = result.timed("spark_session", alone, lambda: get_spark(cfg))
+    result.engine = Lake(spark, cfg).engine.name
+    jvm = spark.sparkContext._jvm
+    meter = ProcessMeter({"driver": os.getpid(), "jvm": int(jvm.java.lang.ProcessHandle.current().pid())})
+    result.timed("ingest", meter, lambda: ingest.run(cfg, result.export_dir, spark=spark))
     # A scheduler takes a snapshot every day; the demo takes a few, so that labels decided during the
     # window find a snapshot from before their decision (training is point in time).
-    result.steps["training_snapshots"] = [features.run(cfg, as_of=day, spark=spark)
-                                          for day in training_snapshot_dates(cfg, days)]
-    result.steps["features"] = features.run(cfg, truth=result.truth, spark=spark)
-    result.steps["train"] = train.run(cfg, truth=result.truth, spark=spark)
-    result.steps["score"] = score.run(cfg, spark=spark)
-    result.steps["enforce"] = enforce.run(cfg, spark=spark)     # the newest scoring run: the one just made
-    result.steps["report"] = run_report(cfg, spark, result)
+    result.timed("training_snapshots", meter, lambda: [features.run(cfg, as_of=day, spark=spark)
+                                                       for day in training_snapshot_dates(cfg, days)])
+    result.timed("features", meter, lambda: features.run(cfg, truth=result.truth, spark=spark))
+    result.timed("train", meter, lambda: train.run(cfg, truth=result.truth, spark=spark))
+    result.timed("score", meter, lambda: score.run(cfg, spark=spark))
+    # The newest scoring run: the one just made.
+    result.timed("enforce", meter, lambda: enforce.run(cfg, spark=spark))
+    result.timed("report", meter, lambda: run_report(cfg, spark, result))
     # After the report: it describes what the model and the policy did, before any human.
-    result.steps["moderators"] = moderator_round(cfg, spark, result.truth, result.export_dir.parent / "demo-decisions")
+    result.timed("moderators", meter, lambda: moderator_round(cfg, spark, result.truth,
+                                                               result.export_dir.parent / "demo-decisions"))
     return result
 
 

@@ -67,7 +67,19 @@ def demo(accounts: Annotated[int | None, typer.Option(help="simulated accounts (
                   f"days, {sim.events} records; ground truth in {sim.truth_path})")
     _print_ingest(cfg, result.steps["ingest"])
     _print_pipeline(cfg, result)
+    _print_times(result)
     _print_moderators(cfg, result)
+
+
+def _print_times(result: DemoResult) -> None:
+    """Each step's wall and CPU seconds, so runs on the two Delta engines compare step by step."""
+    table = make_table("step", "wall s", "CPU s (Python + JVM)", title=f"time per step, Delta engine {result.engine}",
+                       left=("step",))
+    for name, t in result.times.items():
+        table.add_row(name, f"{t.wall_s:.1f}", f"{t.cpu_s:.1f}")
+    total_wall, total_cpu = sum(t.wall_s for t in result.times.values()), sum(t.cpu_s for t in result.times.values())
+    table.add_row("all", f"{total_wall:.1f}", f"{total_cpu:.1f}")
+    console.print(table)
 
 
 def _print_moderators(cfg: Config, result: DemoResult) -> None:

@@ -94,6 +94,10 @@ def _labels(pop: Population, seed: int, sim: P.SimParams, first_seen: np.ndarray
     wrong = rng.random(acc.size) < sim.moderator_error_rate
     label = np.where(is_ai ^ wrong, "ai_managed", "human")
     seen = np.where(first_seen[acc] < np.iinfo(np.int64).max, first_seen[acc], pop.t0[acc])
+    # A hijacked account or a sleeper comes to a moderator once it misbehaves, as its reports do: before
+    # the takeover or the wake-up it was a person's account or a silent one, and no evidence could be seen.
+    switch = pop.switch_ms[acc]
+    seen = np.where(switch < pop.end_ms, np.maximum(seen, switch), seen)
     seen = np.minimum(seen, pop.end_ms - 2)
     span = pop.end_ms - 2 - seen          # decided in (seen, end): late in what is left of the period
     decided = seen + 1 + (rng.uniform(0.4, 1.0, acc.size) * span).astype(np.int64)

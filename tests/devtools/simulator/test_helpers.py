@@ -10,7 +10,8 @@ import pytest
 
 from genuine.devtools.simulator import params as P
 from genuine.devtools.simulator import text as T
-from genuine.devtools.simulator.encode import digits, hex16, ipv4, make_ids, mix64
+from genuine.devtools.simulator.encode import Ids, digits, hex16, ipv4, make_ids, mix64
+from genuine.devtools.simulator.engine import _labels
 from genuine.devtools.simulator.params import SimParams
 from genuine.devtools.simulator.population import build_population
 from genuine.devtools.simulator.strategies import ADDED
@@ -118,3 +119,25 @@ def test_llm_personas_copy_their_mentors_rhythm_and_region():
         return ((hour >= 1) & (hour < 6)).mean()
 
     assert night(copied) > 3 * night(own)
+
+
+def test_labels_of_hijacked_accounts_and_sleepers_come_after_the_takeover_or_wake_up():
+    """A moderator cannot judge an account on evidence it has not made yet: every label of an account
+    with a switch (takeover, wake-up) is decided after it; other labels keep the first-activity rule."""
+    day = P.DAY_MS
+    sim = SimParams({"ordinary": 0.4, "hijacked": 0.3, "dormant_sleeper": 0.3}, label_fraction=1.0).validated()
+    pop = build_population(600, 5, 0, 14 * day, sim)
+    never = np.iinfo(np.int64).max
+    first_seen = np.full(pop.n, never, dtype=np.int64)       # no activity: the rule falls back to t0
+    labels = _labels(pop, 5, sim, first_seen, Ids(5))
+    decided = labels["decided_at"].to_numpy()
+    acc = np.arange(pop.n)                                     # label_fraction 1: every account, in order
+    assert labels["account_id"].to_pylist() == Ids(5).account(acc).to_pylist()
+    switched = pop.switch_ms < pop.end_ms
+    names = np.asarray(P.STRATEGIES)[pop.strategy]
+    assert set(names[switched]) == {"hijacked", "dormant_sleeper"}
+    assert switched[names != "ordinary"].mean() > 0.9
+    assert (decided[switched] > pop.switch_ms[switched]).all()
+    assert (decided[~switched] > pop.t0[~switched]).all() and (decided <= pop.end_ms - 1).all()
+    # the unswitched keep their spread over the period (the old rule), not all pushed to its end
+    assert np.median(decided[~switched]) < pop.end_ms * 0.9

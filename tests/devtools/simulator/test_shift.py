@@ -16,14 +16,15 @@ from genuine.devtools.simulator import simulate
 
 # Content (not bytes: Parquet metadata names the pyarrow version) of the tiny export below, written by the
 # simulator of main at 9ab9025, before the shift option existed. The bytes were compared too, on the day
-# (identical with pyarrow of that environment): see docs/simulator.md "Shifted platform".
+# (identical with pyarrow of that environment): see docs/simulator.md "Shifted platform". Since then one
+# intended change: labels of hijacked accounts and sleepers are decided after the takeover or wake-up.
 BEFORE_SHIFT_OPTION = {
     "_truth/accounts.parquet": "14a3c122c3927b3d",
     "accounts/part-00000.parquet": "cfff28b265a528a6",
     "accounts/part-00001.parquet": "ef589af3dd6c4e0b",
     "interactions/part-00000.parquet": "72dbf284c5391028",
     "interactions/part-00001.parquet": "5f9933dea6bae6d6",
-    "labels/part-00000.parquet": "3d9d9ac109f51f00",
+    "labels/part-00000.parquet": "bba2a9bc6d1b2f49",   # labels of switched accounts after the switch
     "posts/part-00000.parquet": "673095246669f635",
     "posts/part-00001.parquet": "5356812caa06f6f3",
     "reports/part-00000.parquet": "dbb85193d38f1bb6",

@@ -23,6 +23,7 @@ from genuine.features.behaviour_partials import (
     snapshot_day,
 )
 from genuine.features.snapshot import end_of_day
+from genuine.jobs.features import PARTIALS, REPLIES, update_behaviour_state
 from tests.features.test_behaviour import _data, _rows
 
 # Float features computed from sums in a different order (exact integer sums of gaps here, floating point
@@ -200,3 +201,28 @@ def test_as_of_must_end_a_day_and_offsets_are_quarter_hours():
         BehaviourConfig(region_utc_offset_hours={"XX": 5.1})
     with pytest.raises(ValueError, match="15 minutes"):
         BehaviourConfig(default_utc_offset_hours=-3.6)
+
+
+def test_job_writes_each_day_once_and_its_tables_combine_to_the_full_path(spark, tiny_lake, cfg_factory, tmp_path):
+    """update_behaviour_state on the tiny lake's raw tables: a snapshot 3 days back, the same again (writes
+    nothing), then the latest day (one commit per table); the tables equal a one-pass computation."""
+    cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
+                      root=tiny_lake.root)
+    lake = Lake(spark, cfg)
+    accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
+    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
+    last = inter.agg(F.max("event_date")).first()[0]
+    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
+    versions = (lake.version(PARTIALS), lake.version(REPLIES))
+    assert lake.read(PARTIALS).agg(F.max("event_date")).first()[0] == last - timedelta(days=3)
+    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
+    assert (lake.version(PARTIALS), lake.version(REPLIES)) == versions
+    partials, replies = update_behaviour_state(lake, posts, inter, last, behaviour)
+    assert (lake.version(PARTIALS), lake.version(REPLIES)) == (versions[0] + 1, versions[1] + 1)
+    upto = F.col("event_date") <= F.lit(last)
+    assertDataFrameEqual(partials.select(*PARTIALS_SCHEMA.fieldNames()),
+                         behaviour_day_partials(posts.where(upto), inter.where(upto), behaviour))
+    assertDataFrameEqual(replies.select(*REPLIES_SCHEMA.fieldNames()), reply_ledger_rows(posts, inter.where(upto), None))
+    as_of = end_of_day(last)
+    assert_same_features(behaviour_from_partials(accounts, partials, replies, as_of, behaviour),
+                         behaviour_features(accounts, posts, inter, as_of, behaviour))

@@ -4,8 +4,8 @@
 
 Steps (each ends in a `noop` write of the family frame, like `genuine bench features`): `full` is
 behaviour_features over the whole history at the last day; `backfill` writes the partial tables for every
-day but the last; `increment` writes the last day's partials and reply-ledger rows and combines the tables
-into the same snapshot. Prints a JSON line of figures (wall, CPU seconds of the JVM and the driver, load).
+day but the last; `new_day` writes the last day's partials and reply-ledger rows; `combine` builds the
+same snapshot from the two tables. Prints a JSON line of figures (wall, CPU seconds of the JVM and the driver, load).
 """
 
 from __future__ import annotations
@@ -62,12 +62,15 @@ def bench_behaviour_incremental(env: str, accounts: int, days: int, out: Path, s
     def backfill() -> None:
         update_behaviour_state(lake, frames["posts"], frames["interactions"], day - timedelta(days=1), bcfg)
 
-    def increment() -> None:
-        partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], day, bcfg)
-        behaviour_from_partials(cut["accounts"], partials, replies, as_of, bcfg) \
+    def new_day() -> None:
+        update_behaviour_state(lake, frames["posts"], frames["interactions"], day, bcfg)
+
+    def combine() -> None:
+        behaviour_from_partials(cut["accounts"], lake.read(PARTIALS), lake.read(REPLIES), as_of, bcfg) \
             .write.format("noop").mode("overwrite").save()
 
-    for name, step in (("full", full), ("backfill", backfill), ("increment", increment), ("full_again", full)):
+    steps = (("full", full), ("backfill", backfill), ("new_day", new_day), ("combine", combine), ("full_again", full))
+    for name, step in steps:
         figures[name] = step_figures(meter.measure(step))
         figures[name].pop("peaks_per_step", None)
     figures["partial_rows"] = lake.read(PARTIALS).count()

@@ -32,6 +32,11 @@ DAYS = 7
 MIX_KINDS: tuple[str, ...] = ("post", "like", "collect", "comment", "share", "follow", "unfollow")
 
 
+def _on_quarter_hour(hours: float) -> bool:
+    """Every real zone is; the incremental path (behaviour_partials) keeps UTC quarter-hour histograms."""
+    return abs(hours * 4 - round(hours * 4)) < 1e-9
+
+
 class BehaviourConfig(Strict):
     """`features.behaviour` in conf/base.yml."""
 
@@ -66,7 +71,17 @@ class BehaviourConfig(Strict):
         bad = {k: o for k, o in v.items() if not -12.0 <= o <= 14.0}
         if bad:
             raise ValueError(f"UTC offsets must be within [-12, 14] hours: {bad}")
+        off_grid = {k: o for k, o in v.items() if not _on_quarter_hour(o)}
+        if off_grid:
+            raise ValueError(f"UTC offsets must be whole multiples of 15 minutes (0.25 h): {off_grid}")
         return {k.upper(): o for k, o in v.items()}
+
+    @field_validator("default_utc_offset_hours")
+    @classmethod
+    def _default_offset(cls, v: float) -> float:
+        if not _on_quarter_hour(v):
+            raise ValueError(f"default_utc_offset_hours must be a whole multiple of 15 minutes (0.25 h): {v}")
+        return v
 
     @model_validator(mode="after")
     def _night(self) -> BehaviourConfig:
@@ -124,16 +139,27 @@ def behaviour_features(accounts: DataFrame, posts: DataFrame, interactions: Data
                        cfg: BehaviourConfig) -> DataFrame:
     """One row per account of `accounts` with BEHAVIOUR_SCHEMA's columns, using events at or before `as_of`."""
     as_of_us = epoch_micros(as_of)
-    acc = accounts.select(
-        "account_id",
-        F.unix_micros("created_at").alias("created_us"),
-        _offset_seconds(F.upper(F.trim("region")), cfg).alias("offset_s"),
-    )
+    acc = account_frame(accounts, cfg)
     events = _events(posts, interactions, as_of_us).join(acc.select("account_id", "offset_s"), "account_id")
     stats = _per_account(_with_gaps(events, cfg), cfg)
     population = _population_profile(events, cfg)
     replies = _replies(posts, interactions, as_of_us, cfg)
+    return assemble_behaviour(acc, stats, replies, population, as_of_us, cfg)
 
+
+def account_frame(accounts: DataFrame, cfg: BehaviourConfig) -> DataFrame:
+    """account_id, created_us, offset_s (the region's UTC offset in seconds)."""
+    return accounts.select(
+        "account_id",
+        F.unix_micros("created_at").alias("created_us"),
+        _offset_seconds(F.upper(F.trim("region")), cfg).alias("offset_s"),
+    )
+
+
+def assemble_behaviour(acc: DataFrame, stats: DataFrame, replies: DataFrame, population: DataFrame,
+                       as_of_us: int, cfg: BehaviourConfig) -> DataFrame:
+    """The final features from per-account state, shared by the full and the incremental path
+    (genuine.features.behaviour_partials), so every formula exists once."""
     joined = (acc.select("account_id", "created_us")
               .join(stats, "account_id", "left")
               .join(replies, "account_id", "left")
@@ -168,13 +194,16 @@ def _offset_seconds(region: Column, cfg: BehaviourConfig) -> Column:
     return F.coalesce(F.create_map(*pairs)[region], default)
 
 
-def _events(posts: DataFrame, interactions: DataFrame, as_of_us: int) -> DataFrame:
+def _events(posts: DataFrame, interactions: DataFrame, as_of_us: int | None) -> DataFrame:
+    """Posts and interactions as (account_id, us, kind, client); all of them when `as_of_us` is None."""
     p = posts.select("account_id", F.unix_micros("created_at").alias("us"), F.lit("post").alias("kind"),
                      F.col("client"))
     i = interactions.select(F.col("actor_id").alias("account_id"), F.unix_micros("created_at").alias("us"),
                             F.col("kind"), F.lit(None).cast("string").alias("client"))
-    return p.unionByName(i).where(F.col("account_id").isNotNull() & F.col("us").isNotNull()
-                                  & (F.col("us") <= F.lit(as_of_us)))
+    keep = F.col("account_id").isNotNull() & F.col("us").isNotNull()
+    if as_of_us is not None:
+        keep = keep & (F.col("us") <= F.lit(as_of_us))
+    return p.unionByName(i).where(keep)
 
 
 def _with_gaps(events: DataFrame, cfg: BehaviourConfig) -> DataFrame:
@@ -193,12 +222,19 @@ def _with_gaps(events: DataFrame, cfg: BehaviourConfig) -> DataFrame:
          .withColumn("local_day", local_day))
     e = (e.withColumn("dow", F.pmod(F.col("local_day") + 3, F.lit(DAYS)).cast("int"))  # 1970-01-01 = Thursday
          .withColumn("day_start", F.coalesce(F.col("local_day") != F.lag("local_day").over(w), F.lit(True)))
-         # least() skips NULLs, hence the explicit guard for the first event (no gap).
-         .withColumn("gap_bin", F.when(F.col("gap").isNotNull(), F.least(
-             F.floor(F.log(cfg.gap_log_base, F.col("gap") + 1.0)), F.lit(cfg.gap_bins - 1)))))
-    tol = F.greatest(F.lit(cfg.gap_tolerance_seconds),
-                     F.lit(cfg.gap_tolerance_relative) * F.greatest("gap", "prev_gap"))
-    return e.withColumn("regular", F.abs(F.col("gap") - F.col("prev_gap")) <= tol)
+         .withColumn("gap_bin", gap_bin(F.col("gap"), cfg)))
+    return e.withColumn("regular", regular_pair(F.col("gap"), F.col("prev_gap"), cfg))
+
+
+def gap_bin(gap: Column, cfg: BehaviourConfig) -> Column:
+    """The entropy bin of a gap in seconds; NULL for no gap (least() alone would skip the NULL)."""
+    return F.when(gap.isNotNull(), F.least(F.floor(F.log(cfg.gap_log_base, gap + 1.0)), F.lit(cfg.gap_bins - 1)))
+
+
+def regular_pair(gap: Column, prev_gap: Column, cfg: BehaviourConfig) -> Column:
+    """Two consecutive gaps (seconds) are near-identical; NULL when either is missing."""
+    tol = F.greatest(F.lit(cfg.gap_tolerance_seconds), F.lit(cfg.gap_tolerance_relative) * F.greatest(gap, prev_gap))
+    return F.abs(gap - prev_gap) <= tol
 
 
 def _night(hour: Column, cfg: BehaviourConfig) -> Column:
@@ -243,9 +279,16 @@ def _population_profile(events: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     """
     hour = F.expr("pmod((us div 1000000) + offset_s, 86400) div 3600")
     per_account = events.groupBy("account_id").agg(
-        F.count(F.lit(1)).alias("n"), *[F.sum(F.when(hour == h, 1).otherwise(0)).alias(f"h{h}") for h in range(HOURS)])
-    qualified = per_account.where(F.col("n") >= cfg.min_events)
-    return qualified.agg(F.array(*[F.avg(_div(F.col(f"h{h}"), F.col("n"))) for h in range(HOURS)]).alias("pop"))
+        F.count(F.lit(1)).alias("n_events"),
+        F.array(*[F.sum(F.when(hour == h, 1).otherwise(0)) for h in range(HOURS)]).alias("hours"))
+    return mean_profile(per_account, cfg)
+
+
+def mean_profile(per_account: DataFrame, cfg: BehaviourConfig) -> DataFrame:
+    """The population profile from per-account `n_events` and local-hour counts `hours`."""
+    qualified = per_account.where(F.col("n_events") >= cfg.min_events)
+    return qualified.agg(F.array(*[F.avg(_div(F.col("hours")[h], F.col("n_events"))) for h in range(HOURS)])
+                         .alias("pop"))
 
 
 def _replies(posts: DataFrame, interactions: DataFrame, as_of_us: int, cfg: BehaviourConfig) -> DataFrame:
@@ -256,11 +299,19 @@ def _replies(posts: DataFrame, interactions: DataFrame, as_of_us: int, cfg: Beha
              .agg(F.min(F.unix_micros("created_at")).alias("comment_us")))
     p = posts.where(F.unix_micros("created_at") <= F.lit(as_of_us)) \
         .select("post_id", F.unix_micros("created_at").alias("post_us"))
+    lat = first.join(p, "post_id").select("account_id", reply_latency().alias("lat"))
+    return reply_stats(lat, cfg)
+
+
+def reply_latency() -> Column:
+    """Seconds from the post to the first comment on it."""
+    return (F.col("comment_us") - F.col("post_us")) / US_PER_S
+
+
+def reply_stats(lat: DataFrame, cfg: BehaviourConfig) -> DataFrame:
+    """Per-account reply count, median latency and fast share from (account_id, lat) rows."""
     # A comment stamped before its post is a data error, not a negative latency: left out.
-    lat = (first.join(p, "post_id")
-           .select("account_id", ((F.col("comment_us") - F.col("post_us")) / US_PER_S).alias("lat"))
-           .where(F.col("lat") >= 0))
-    return lat.groupBy("account_id").agg(
+    return lat.where(F.col("lat") >= 0).groupBy("account_id").agg(
         F.count(F.lit(1)).alias("n_replies"),
         F.median("lat").alias("lat_median"),
         F.avg((F.col("lat") <= cfg.fast_reply_seconds).cast("double")).alias("lat_fast"),

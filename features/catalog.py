@@ -29,6 +29,74 @@ FEATURE_TABLE = StructType(KEY_COLUMNS + [StructField(f.name, f.dtype, True) for
                            + LINEAGE_COLUMNS)
 
 
+INCREMENTAL = [
+    "## Incremental features", "",
+    "Implemented for the **behaviour** family only (`features/behaviour_partials.py`), off by default: "
+    "`features.incremental: true` makes `genuine features` build the behaviour columns from two tables "
+    "instead of sorting every event of the history; the other four families are still recomputed in full "
+    "(their plan is below). The values are the same as the full path's, within the tolerance stated here; "
+    "`tests/features/test_behaviour_partials.py` checks it.", "",
+    "**Tables** (both partitioned by `event_date`, the UTC day; written by partition overwrite):",
+    "- `behaviour_partials`: one row per account and UTC day with events, computed from that day's events "
+    "only: event counts (all, posts, automation-client posts, second-0 stamps, one per kind of "
+    "`kind_share_*`); the gaps between consecutive events *of the same day*: their sum and sum of squares in "
+    "integer microseconds (DECIMAL(38,0): exact, no cancellation), the gap-bin histogram, the gaps longer "
+    "than `session_gap_seconds` and the sum of the shorter ones, the consecutive gap pairs and how many are "
+    "regular; the first two and last two timestamps of the day; and a 96-bin histogram of the events' UTC "
+    "quarter hours. Nothing in it depends on the account's UTC offset.",
+    "- `behaviour_replies`: the reply ledger, one row per (account, post) with the account's first comment "
+    "on the post and its latency from the post (NULL when the post is unknown or has no time). The first "
+    "comment is a minimum over all history and the latency median is not decomposable by day, so the ledger "
+    "keeps the exact values: a day adds the first comments of pairs not already in the ledger.", "",
+    "**Job**: the job finds the event days up to the snapshot date that have no partial rows, and rewrites "
+    "every day from the first of those to the snapshot date (the ledger of a day depends on the days before "
+    "it) in one partition-overwrite commit per table. A re-run finds nothing missing and writes nothing; a "
+    "retried, interrupted run rewrites the same partitions with the same rows. The partials assume a day's "
+    "events are complete once its partial exists: events arriving later for an already written day are not "
+    "picked up (delete those partitions from the first affected day on to rebuild them). They also depend on "
+    "`features.behaviour` gap, session and automation-client settings: rebuild both tables after changing "
+    "them.", "",
+    "**Why the combination is exact.** A snapshot as of the end of day D reads the partial rows of days <= D "
+    "(far fewer than events: one per active account-day) and the ledger rows with a first comment <= as_of. "
+    "Counts and histograms add up. Each day's only gap that its partial cannot know, the one into its first "
+    "event, is rebuilt from that event's time and the last timestamp of the account's earlier history (a "
+    "window over its partial rows ordered by day); the one before it (the second-to-last timestamp of that "
+    "history: the previous day's second-to-last, or the last of the day before when the previous day had one "
+    "event) and the day's second timestamp give the two consecutive-gap pairs that cross the boundary. The "
+    "same expressions as the full path (`gap_bin`, `regular_pair`, the session threshold) classify them, "
+    "so bins, sessions, pairs and regular pairs are exact; ties inside a day are gaps of 0 either way. Local "
+    "time comes from the quarter-hour histogram: for an offset of k quarter hours, UTC quarter q of day d is "
+    "local quarter (q + k) mod 96 of local day d + floor((q + k) / 96). That gives the local hour, weekday, "
+    "night and weekend counts, and the distinct local days (a UTC day covers one or two local days; two "
+    "consecutive rows share one when the earlier's last equals the later's first). It requires every "
+    "configured UTC offset to be a whole multiple of 15 minutes, which every real zone is; `BehaviourConfig` "
+    "rejects others. The population hour profile is the mean of the combined per-account profiles, as in the "
+    "full path.", "",
+    "**Tolerance.** Counts, histograms and everything computed from them (entropies, shares, active days, "
+    "reply median and fast share, per-day rates) are bit-identical to the full path. Gap mean and standard "
+    "deviation come from exact integer sums here and from floating-point running statistics there, and the "
+    "population profile is an average summed in a different order: `gap_cv`, `burstiness`, "
+    "`session_mean_seconds` and `hour_js_distance` agree within 1e-9 relative or 1e-12 absolute, which the "
+    "tests assert.", "",
+    "**The other families (plan, not implemented):**",
+    "- content: MinHash near-duplicates need the earlier texts. Keep the LSH band buckets (and the exact-copy "
+    "sha2 keys) of earlier days in a table keyed by bucket; a new day's texts are hashed and joined against "
+    "them, so only the buckets the day touches are compared again. Per-account text counts and sums are "
+    "per-day partials; the distinct-account HyperLogLog sketches are kept per day and merged "
+    "(`hll_union_agg`), within the sketches' documented error.",
+    "- network: co-action pairs (two accounts acting on the same post within the window) accumulated per day "
+    "in an edge table with per-day counts; a day adds the pairs of its own events and those pairing them "
+    "with the window before it. The graph algorithms run on the accumulated graph (far smaller than the "
+    "events), recomputed per snapshot; follow and device edges likewise.",
+    "- reports: per-day report counts per (reporter, reported account, category); reporter reliability is "
+    "recomputed from the moderator labels at combine time (a new label reweighs old reports) and the "
+    "weighted counts summed.",
+    "- change: already combined from per-day partials inside one run (`change.daily_partials`); persisting "
+    "them by day like `behaviour_partials` makes a snapshot read the last `window_days` days of partials "
+    "instead of the events.", "",
+]
+
+
 def render_docs() -> str:
     lines = ["# Account features", "",
              "Generated from the registry (`features/catalog.py`): do not edit by hand, regenerate with "
@@ -65,7 +133,8 @@ def render_docs() -> str:
              "per feature and group reaches the driver. Accounts with a null (or NaN) value are left out of "
              "that feature's AUC and the report prints the coverage next to it. The report also lists, for "
              "each unusual human population, the features that separate it from ordinary people in the same "
-             "direction as they separate AI accounts: the ones a model must not lean on alone.", ""]
+             "direction as they separate AI accounts: the ones a model must not lean on alone.", "",
+             *INCREMENTAL]
     for family in FAMILIES:
         feats = [f for f in ALL_FEATURES if f.family == family]
         lines += [f"## {family} ({len(feats)})", "", "| feature | unit | type | bot-like when | meaning |",

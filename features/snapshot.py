@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from genuine.core.config import Strict
 from genuine.core.errors import NoEventsError
 from genuine.features.behaviour import BehaviourConfig, behaviour_features
+from genuine.features.behaviour_partials import behaviour_from_partials
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
 from genuine.features.change import ChangeConfig, change_features
 from genuine.features.content import ContentConfig, content_features
@@ -41,6 +42,8 @@ class SnapshotConfig(Strict):
 class FeaturesConfig(Strict):
     """The whole `features` section, validated at once so a typo in any key is an error naming it."""
 
+    # Behaviour family from the per-day partial tables instead of the whole history (same values).
+    incremental: bool = False
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     separation: SeparationConfig = Field(default_factory=SeparationConfig)
     behaviour: BehaviourConfig
@@ -126,6 +129,9 @@ class Inputs:
     reports: DataFrame
     labels: DataFrame
     post_scores: DataFrame   # post_id, account_id, p_ai
+    # With both set (features.incremental), the behaviour family combines these instead of the events.
+    behaviour_partials: DataFrame | None = None
+    behaviour_replies: DataFrame | None = None
 
 
 def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
@@ -139,6 +145,9 @@ def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
         reports=cut(inp.reports, "created_at", as_of),
         labels=cut(inp.labels, "decided_at", as_of),
         post_scores=inp.post_scores.join(posts.select("post_id"), "post_id", "left_semi"),
+        # cut by behaviour_from_partials itself (days <= as_of's, first comments <= as_of)
+        behaviour_partials=inp.behaviour_partials,
+        behaviour_replies=inp.behaviour_replies,
     )
 
 
@@ -148,6 +157,9 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
     The network family runs its iterative graph algorithms eagerly here (each step is a Spark job);
     the others return lazy plans.
     """
+    if family == "behaviour" and inp.behaviour_partials is not None and inp.behaviour_replies is not None:
+        return behaviour_from_partials(inp.accounts, inp.behaviour_partials, inp.behaviour_replies, as_of,
+                                       cfgs.behaviour)
     if family == "behaviour":
         return behaviour_features(inp.accounts, inp.posts, inp.interactions, as_of, cfgs.behaviour)
     if family == "content":

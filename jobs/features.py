@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +23,15 @@ from genuine.core import catalog, tracking
 from genuine.core.config import Config
 from genuine.core.errors import TruthError
 from genuine.core.lake import Lake
+from genuine.core.ledger import RunLedger
 from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
+from genuine.features.behaviour import BehaviourConfig
+from genuine.features.behaviour_partials import (
+    PARTIALS_SCHEMA,
+    REPLIES_SCHEMA,
+    behaviour_day_partials,
+    reply_ledger_rows,
+)
 from genuine.features.catalog import FEATURE_TABLE
 from genuine.features.checkpoints import run_checkpoints
 from genuine.features.post_scores import no_scores, text_model_uri, unscored_texts
@@ -94,6 +103,10 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     scores = post_scores(lake, ctx.cfg, frames["posts"], ctx.run_id)
     inputs = Inputs(frames["accounts"], frames["posts"], frames["interactions"], frames["sessions"],
                     frames["reports"], frames["labels"], scores)
+    if fcfg.incremental:
+        partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
+                                                   fcfg.behaviour, ledger)
+        inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()
     try:
         n = snap.count()
@@ -107,6 +120,39 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     log.info("feature snapshot %s: %d accounts -> %s (version %s)", snapshot_date, n, lake.uri(JOB), result.version)
     return FeatureRun(ctx.run_id, snapshot_date, n, result.version, versions,
                       skipped=result.skipped if result.version is None else None)
+
+
+PARTIALS, REPLIES = "behaviour_partials", "behaviour_replies"
+
+
+def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
+                           bcfg: BehaviourConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
+    """Write the behaviour partials and reply ledger of the event days up to `through` that the partial table
+    lacks, and return both tables. From the first missing day on, every day is rewritten (partition
+    overwrite, so a retry replaces rather than adds): the ledger of a day depends on the days before it.
+    A re-run with nothing missing writes nothing."""
+    day = F.col(catalog.EVENT_DATE)
+    active = (posts.where(F.col("account_id").isNotNull()).select(day)
+              .union(interactions.where(F.col("actor_id").isNotNull()).select(day)))
+    event_days = {r[0] for r in active.where(day <= F.lit(through)).distinct().collect() if r[0] is not None}
+    have = ({r[0] for r in lake.read(PARTIALS).select(day).distinct().collect()} if lake.exists(PARTIALS) else set())
+    missing = sorted(event_days - have)
+    if missing:
+        first = missing[0]
+        log.info("behaviour partials: %d missing day(s) up to %s; rewriting %s..%s", len(missing), through, first,
+                 through)
+        sel = (day >= F.lit(first)) & (day <= F.lit(through))
+        pred = f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}' AND {catalog.EVENT_DATE} <= DATE'{through.isoformat()}'"
+        earlier = lake.read(REPLIES).where(day < F.lit(first)) if lake.exists(REPLIES) else None
+        # materialized before the write: the new rows are computed from the table being written
+        rows = reply_ledger_rows(posts, interactions.where(sel), earlier).localCheckpoint()
+        parts = behaviour_day_partials(posts.where(sel), interactions.where(sel), bcfg)
+        for table, df, schema in ((PARTIALS, parts, PARTIALS_SCHEMA), (REPLIES, rows, REPLIES_SCHEMA)):
+            result = lake.overwrite(table, df, predicate=pred, schema=schema,
+                                    partition_by=catalog.table(table).partition_by)
+            if ledger is not None:
+                ledger.wrote(table, result)
+    return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -102,6 +102,12 @@ _TABLES = [
     Table("quarantine", QUARANTINE, ("quarantine_id",), "ignore"),
     Table("features", None, ("account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,),
           schema_owner="genuine.features.catalog:FEATURE_TABLE"),
+    # incremental behaviour features (genuine.features.behaviour_partials): one partition per UTC day,
+    # overwritten by day, never merged
+    Table("behaviour_partials", None, ("account_id", EVENT_DATE), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.behaviour_partials:PARTIALS_SCHEMA"),
+    Table("behaviour_replies", None, ("account_id", "post_id"), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.behaviour_partials:REPLIES_SCHEMA"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
     Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),

@@ -18,6 +18,7 @@ from pyspark.sql.types import (
     BooleanType,
     DataType,
     DateType,
+    DecimalType,
     DoubleType,
     IntegerType,
     LongType,
@@ -181,6 +182,8 @@ def _arrow_type(dtype: DataType) -> pa.DataType:
     }
     if type(dtype) in simple:
         return simple[type(dtype)]
+    if isinstance(dtype, DecimalType):
+        return pa.decimal128(dtype.precision, dtype.scale)
     if isinstance(dtype, ArrayType):
         return pa.list_(_arrow_type(dtype.elementType))
     if isinstance(dtype, MapType):

@@ -79,6 +79,18 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     assert ok.loc["feat-r1", "status"] == "succeeded" and ok.loc["feat-r2", "status"] == "succeeded"
     assert dict(ok.loc["feat-r2", "inputs"]) == raw_versions
 
+    # features.incremental: the behaviour family from the per-day partial tables, the same snapshot
+    _cli(tiny_lake, "--as-of", day.isoformat(), "--run-id", "feat-r3", "--set", "features.incremental=true")
+    inc = read_delta_rs(uri)
+    assert set(inc.run_id) == {"feat-r3"} and len(inc) == len(accounts)
+    pd.testing.assert_frame_equal(inc[features].sort_values("account_id").reset_index(drop=True),
+                                  snap[features].sort_values("account_id").reset_index(drop=True),
+                                  check_exact=False, rtol=1e-9)
+    days = set(pd.concat([posts.created_at, inter.created_at]).dt.date)
+    assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
+    runs = read_delta_rs(cfg.table("runs")).set_index("run_id")
+    assert {"behaviour_partials", "behaviour_replies", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+
 
 def test_missing_truth_file_is_a_clear_error(tiny_lake, tmp_path):
     sets = [x for o in tiny_lake.overrides for x in ("--set", o)]

@@ -1,0 +1,228 @@
+"""The incremental behaviour path equals the full recomputation (behaviour_features) for the same as_of."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from genuine.core.catalog import utc_day
+from genuine.core.lake import Lake
+from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
+from genuine.features.behaviour import FEATURES, BehaviourConfig, behaviour_features
+from genuine.features.behaviour_partials import (
+    PARTIALS_SCHEMA,
+    REPLIES_SCHEMA,
+    behaviour_day_partials,
+    behaviour_from_partials,
+    reply_ledger_rows,
+    snapshot_day,
+)
+from genuine.features.snapshot import end_of_day
+from genuine.jobs.features import PARTIALS, REPLIES, update_behaviour_state
+from tests.features.test_behaviour import _data, _rows
+
+# Float features computed from sums in a different order (exact integer sums of gaps here, floating point
+# running statistics in the full path; averages over accounts for the population profile): rounding only.
+RTOL, ATOL = 1e-9, 1e-12
+# Features that are ratios of the same integer counts in both paths: bit-identical.
+EXACT_FLOATS = {"gap_entropy_bits", "gap_regular_share", "hour_entropy_bits", "night_share", "weekend_share",
+                "weekday_entropy_bits", "actions_per_active_day", "reply_latency_median_s", "reply_fast_share",
+                "automation_client_share", "zero_second_share", "follow_churn", "account_age_days",
+                "session_mean_actions", *[f.name for f in FEATURES if f.name.startswith("kind_share_")]}
+MIDNIGHT = datetime(2026, 10, 7, tzinfo=UTC)
+
+
+def _edge_data() -> tuple[list[dict], list[dict], list[dict]]:
+    """The behaviour oracle's data plus events that straddle UTC and local midnights, far offsets, ties."""
+    accounts, posts, inter = _data()
+    ids = iter(range(10**6, 2 * 10**6))
+
+    def acc(aid: str, region: str | None) -> None:
+        accounts.append({"account_id": aid, "created_at": MIDNIGHT - timedelta(days=20), "region": region})
+
+    def post(aid: str, ts: datetime) -> str:
+        pid = f"p{next(ids)}"
+        posts.append({"post_id": pid, "account_id": aid, "created_at": ts, "client": "web"})
+        return pid
+
+    def act(aid: str, kind: str, ts: datetime, post_id: str | None = None) -> None:
+        inter.append({"event_id": f"e{next(ids)}", "actor_id": aid, "kind": kind, "created_at": ts,
+                      "target_post_id": post_id, "target_account_id": None})
+
+    s = timedelta(seconds=1)
+    for region in ("IN", "NP", "US", "BR", "XX", "CN"):  # +5:30, +5:45 (test config), -5, -3, default, +8
+        a = f"m_{region}"
+        acc(a, region)
+        # a burst across UTC midnight, regular 20 s gaps: the boundary gap joins two regular pairs
+        for j in range(-3, 4):
+            act(a, "like", MIDNIGHT + 20 * j * s)
+        # a single-event day, then a day whose first two events tie, then one event per day across local midnights
+        act(a, "share", MIDNIGHT + timedelta(days=12, hours=13))
+        act(a, "like", MIDNIGHT + timedelta(days=3, hours=2))
+        act(a, "collect", MIDNIGHT + timedelta(days=3, hours=2))
+        post(a, MIDNIGHT + timedelta(days=3, hours=2, minutes=40))
+        for d in range(4, 9):
+            act(a, "follow", MIDNIGHT + timedelta(days=d, hours=18, minutes=37 + d))
+            act(a, "like", MIDNIGHT + timedelta(days=d, hours=23, minutes=59, seconds=59))
+        # replies: the first comment on a post is on an earlier day than later comments on it
+        p = post("m_poster", MIDNIGHT - timedelta(minutes=5))
+        act(a, "comment", MIDNIGHT - timedelta(minutes=4), post_id=p)
+        act(a, "comment", MIDNIGHT + timedelta(days=1, minutes=1), post_id=p)
+        for d in range(3):
+            q = post("m_poster", MIDNIGHT + timedelta(days=d, hours=23, minutes=59, seconds=50))
+            act(a, "comment", MIDNIGHT + timedelta(days=d + 1, seconds=5 + d), post_id=q)  # reply after midnight
+        act(a, "comment", MIDNIGHT + timedelta(days=5), post_id=post("m_poster", MIDNIGHT + timedelta(days=6)))
+    acc("m_poster", "AU")
+    return accounts, posts, inter
+
+
+@pytest.fixture(scope="module")
+def frames(spark):
+    accounts, posts, inter = _edge_data()
+    return (spark.createDataFrame(_rows(RAW_ACCOUNTS, accounts), RAW_ACCOUNTS),
+            spark.createDataFrame(_rows(RAW_POSTS, posts), RAW_POSTS),
+            spark.createDataFrame(_rows(RAW_INTERACTIONS, inter), RAW_INTERACTIONS))
+
+
+def _cfg(cfg, **update) -> BehaviourConfig:
+    base = BehaviourConfig.model_validate(cfg.features["behaviour"])
+    return base.model_validate({**base.model_dump(), **update})
+
+
+SMALL = {"min_events": 1, "min_gaps": 1, "min_posts": 1, "min_replies": 1, "session_gap_seconds": 600,
+         "night_start_hour": 22, "night_end_hour": 5, "weekend_days": [4, 5], "gap_log_base": 3.0, "gap_bins": 6,
+         "gap_tolerance_seconds": 0.5, "gap_tolerance_relative": 0.2, "fast_reply_seconds": 6,
+         "region_utc_offset_hours": {"IN": 5.5, "NP": 5.75, "US": -5, "BR": -3, "GB": 1.0, "CN": 8.0},
+         "default_utc_offset_hours": -3.5}
+
+
+def assert_same_features(got, want) -> None:  # noqa: ANN001
+    """Whole-frame comparison: counts and histogram ratios exactly, float statistics within RTOL/ATOL."""
+    assert got.schema == want.schema
+    g = got.toPandas().sort_values("account_id").reset_index(drop=True)
+    w = want.toPandas().sort_values("account_id").reset_index(drop=True)
+    assert g["account_id"].tolist() == w["account_id"].tolist()
+    for f in FEATURES:
+        a, b = g[f.name], w[f.name]
+        bad = g.loc[a.isna() != b.isna(), "account_id"].tolist()
+        assert not bad, (f.name, "NULL differs", bad)
+        if f.is_count or f.name in EXACT_FLOATS:
+            diff = (a != b) & a.notna()
+        else:
+            diff = pd.Series(~np.isclose(a.fillna(0), b.fillna(0), rtol=RTOL, atol=ATOL))
+        assert not diff.any(), (f.name, pd.DataFrame({"id": g["account_id"], "got": a, "want": b})[diff])
+
+
+def _by_day(frames, behaviour: BehaviourConfig):  # noqa: ANN001
+    """Partials and reply ledger built one UTC day at a time, each from that day's events only."""
+    _, posts, inter = frames
+    day = utc_day(F.col("created_at"))
+    days = sorted({r.d for r in posts.select(day.alias("d")).union(inter.select(day.alias("d"))).collect()
+                   if r.d is not None})
+    partials, ledger = None, None
+    for d in days:
+        p = behaviour_day_partials(posts.where(day == F.lit(d)), inter.where(day == F.lit(d)), behaviour)
+        r = reply_ledger_rows(posts, inter.where(day == F.lit(d)), ledger)
+        partials = p if partials is None else partials.unionByName(p)
+        ledger = r if ledger is None else ledger.unionByName(r)
+        ledger = ledger.localCheckpoint()
+        partials = partials.localCheckpoint()
+    return partials, ledger, days
+
+
+@pytest.mark.parametrize("update", [{}, SMALL], ids=["shipped", "small"])
+def test_partials_equal_full_recomputation_at_each_as_of(spark, frames, cfg, update):
+    behaviour = _cfg(cfg, **update)
+    accounts, posts, inter = frames
+    partials = behaviour_day_partials(posts, inter, behaviour)
+    ledger = reply_ledger_rows(posts, inter, None)
+    assert partials.schema.simpleString() == PARTIALS_SCHEMA.simpleString()  # nullability aside
+    assert ledger.schema.simpleString() == REPLIES_SCHEMA.simpleString()
+    partials, ledger = partials.cache(), ledger.cache()
+    # before any event, at the busy midnight, in the middle, after everything
+    for d in (date(2026, 9, 1), MIDNIGHT.date(), date(2026, 10, 9), date(2026, 10, 25)):
+        as_of = end_of_day(d)
+        assert_same_features(behaviour_from_partials(accounts, partials, ledger, as_of, behaviour),
+                             behaviour_features(accounts, posts, inter, as_of, behaviour))
+
+
+def test_day_by_day_partials_equal_one_pass(spark, frames, cfg):
+    behaviour = _cfg(cfg, **SMALL)
+    _, posts, inter = frames
+    daily, ledger, days = _by_day(frames, behaviour)
+    assert len(days) > 10
+    assertDataFrameEqual(daily, behaviour_day_partials(posts, inter, behaviour))
+    assertDataFrameEqual(ledger, reply_ledger_rows(posts, inter, None))
+
+
+def test_known_partial_values(spark, frames, cfg):
+    """Hand-checked: m_US's burst across midnight splits 3 + 4 events; ties; the 96-bin histogram."""
+    behaviour = _cfg(cfg)
+    _, posts, inter = frames
+    rows = {r["event_date"]: r for r in behaviour_day_partials(posts, inter, behaviour)
+            .where(F.col("account_id") == "m_US").collect()}
+    before, after = rows[MIDNIGHT.date() - timedelta(days=1)], rows[MIDNIGHT.date()]
+    # a comment 4 min before midnight, likes 60, 40 and 20 s before it
+    assert (before["n_events"], before["gap_sum_us"], before["n_pairs"], before["n_regular"]) == (4, 220_000_000, 2, 1)
+    assert (after["n_events"], after["gap_sum_us"], after["n_pairs"], after["n_regular"]) == (4, 60_000_000, 2, 2)
+    assert after["quarters"][0] == 4 and sum(after["quarters"]) == 4
+    assert after["gap_sumsq_us"] == 3 * 20_000_000**2 and after["first_us"] == before["last_us"] + 20_000_000
+    tie = rows[MIDNIGHT.date() + timedelta(days=3)]  # a reply at 00:00:07, a like and a collect at 02:00, a post
+    assert tie["n_events"] == 4 and tie["gap_bins"][0] == 1
+    assert tie["second_us"] - tie["first_us"] == 7_200_000_000 - 7_000_000
+    single = rows[MIDNIGHT.date() + timedelta(days=12)]
+    assert single["second_us"] is None and single["prev_last_us"] is None and single["gap_sum_us"] == 0
+
+
+def test_simulated_platform(spark, tiny_lake):
+    """The tiny simulated platform (300 accounts x 7 days, real ingest): incremental == full at two dates."""
+    lake = Lake(spark, tiny_lake.cfg)
+    accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
+    behaviour = BehaviourConfig.model_validate(tiny_lake.cfg.features["behaviour"])
+    partials = behaviour_day_partials(posts, inter, behaviour).cache()
+    ledger = reply_ledger_rows(posts, inter, None).cache()
+    last = partials.agg(F.max("event_date")).first()[0]
+    for d in (last - timedelta(days=3), last):
+        as_of = end_of_day(d)
+        assert_same_features(behaviour_from_partials(accounts, partials, ledger, as_of, behaviour),
+                             behaviour_features(accounts, posts, inter, as_of, behaviour))
+
+
+def test_as_of_must_end_a_day_and_offsets_are_quarter_hours():
+    assert snapshot_day(end_of_day(date(2026, 10, 7))) == date(2026, 10, 7)
+    with pytest.raises(ValueError, match="end of a UTC day"):
+        snapshot_day(datetime(2026, 10, 8, tzinfo=UTC))
+    with pytest.raises(ValueError, match="15 minutes"):
+        BehaviourConfig(region_utc_offset_hours={"XX": 5.1})
+    with pytest.raises(ValueError, match="15 minutes"):
+        BehaviourConfig(default_utc_offset_hours=-3.6)
+
+
+def test_job_writes_each_day_once_and_its_tables_combine_to_the_full_path(spark, tiny_lake, cfg_factory, tmp_path):
+    """update_behaviour_state on the tiny lake's raw tables: a snapshot 3 days back, the same again (writes
+    nothing), then the latest day (one commit per table); the tables equal a one-pass computation."""
+    cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
+                      root=tiny_lake.root)
+    lake = Lake(spark, cfg)
+    accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
+    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
+    last = inter.agg(F.max("event_date")).first()[0]
+    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
+    versions = (lake.version(PARTIALS), lake.version(REPLIES))
+    assert lake.read(PARTIALS).agg(F.max("event_date")).first()[0] == last - timedelta(days=3)
+    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
+    assert (lake.version(PARTIALS), lake.version(REPLIES)) == versions
+    partials, replies = update_behaviour_state(lake, posts, inter, last, behaviour)
+    assert (lake.version(PARTIALS), lake.version(REPLIES)) == (versions[0] + 1, versions[1] + 1)
+    upto = F.col("event_date") <= F.lit(last)
+    assertDataFrameEqual(partials.select(*PARTIALS_SCHEMA.fieldNames()),
+                         behaviour_day_partials(posts.where(upto), inter.where(upto), behaviour))
+    assertDataFrameEqual(replies.select(*REPLIES_SCHEMA.fieldNames()), reply_ledger_rows(posts, inter.where(upto), None))
+    as_of = end_of_day(last)
+    assert_same_features(behaviour_from_partials(accounts, partials, replies, as_of, behaviour),
+                         behaviour_features(accounts, posts, inter, as_of, behaviour))

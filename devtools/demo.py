@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -101,8 +100,7 @@ def run(cfg: Config, accounts: int | None = None, days: int | None = None, seed:
     result.timed("text_detector", alone, lambda: ensure_text_detector(cfg))
     spark = result.timed("spark_session", alone, lambda: get_spark(cfg))
     result.engine = Lake(spark, cfg).engine.name
-    jvm = spark.sparkContext._jvm
-    meter = ProcessMeter({"driver": os.getpid(), "jvm": int(jvm.java.lang.ProcessHandle.current().pid())})
+    meter = ProcessMeter.for_spark(spark)
     result.timed("ingest", meter, lambda: ingest.run(cfg, result.export_dir, spark=spark))
     # A scheduler takes a snapshot every day; the demo takes a few, so that labels decided during the
     # window find a snapshot from before their decision (training is point in time).

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from pyspark.sql import SparkSession
 
+from genuine.core import catalog
 from genuine.core.config import load_config
 from genuine.core.lake import make_engine
 from genuine.core.logs import setup_logging
@@ -34,7 +34,7 @@ from genuine.devtools.bench.meter import ProcessMeter
 
 log = logging.getLogger(__name__)
 
-PARTITION = "event_date"
+PARTITION = catalog.EVENT_DATE      # as raw_interactions is partitioned
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ def bench_compaction(spark: SparkSession, engine_name: str, export_dir: Path, ou
     uri = str(out / f"interactions-{engine_name}")
     before = append_per_file(export_dir, uri)
     engine = make_engine(spark, engine_name)
-    jvm = spark.sparkContext._jvm
-    meter = ProcessMeter({"driver": os.getpid(), "jvm": int(jvm.java.lang.ProcessHandle.current().pid())})
-    with meter.span() as reading:
+    with ProcessMeter.for_spark(spark).span() as reading:
         engine.compact(uri)
     after = layout(uri)
     if after.rows != before.rows:

@@ -133,7 +133,9 @@ def prepare_training_data(train_df: pd.DataFrame, names: list[str], truth: pd.Da
     counts of what was left out and why (logged as data.* metrics)."""
     require_columns(train_df.columns, ["account_id", "label", *names], "training frame")
     counts: dict[str, float] = {"labels_in": float(len(train_df))}
-    df = train_df.copy()
+    # Rows come in the order of Spark's partitions, which differs between local mode and a cluster; the fit
+    # and the splits depend on row order, so the same labels must always reach them in the same order.
+    df = train_df.sort_values("account_id", kind="stable").reset_index(drop=True)
     if df["account_id"].duplicated().any():
         raise TrainingDataError("training frame has several rows per account: apply latest_labels first")
     if "snapshot_date" in df:

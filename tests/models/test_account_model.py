@@ -236,6 +236,22 @@ def test_human_reference_is_the_quantile_grid_of_training_humans(trained, synthe
 
 
 # --- promotion ------------------------------------------------------------------------------------
+def test_training_does_not_depend_on_the_order_rows_arrive_in(trained, synthetic):
+    """Spark hands the labelled rows over in partition order, which differs between local mode and a
+    cluster: the same rows shuffled must give the same splits, thresholds, figures and scores."""
+    cfg, mcfg, first, _ = trained
+    shuffled = synthetic.train_df().sample(frac=1.0, random_state=123).reset_index(drop=True)
+    assert not shuffled["account_id"].equals(synthetic.train_df()["account_id"])
+    again = train_account_model(shuffled, FEATURES, mcfg, truth=synthetic.truth.iloc[::-1], mlflow_cfg=cfg.mlflow)
+    assert again.validation_ids == first.validation_ids
+    pd.testing.assert_frame_equal(again.holdout, first.holdout)
+    assert again.thresholds == first.thresholds
+    assert again.metrics == first.metrics
+    rows = synthetic.train_df()[NAMES].astype(float)
+    scores = [np.asarray(mlflow.pyfunc.load_model(r.model_uri).predict(rows)) for r in (first, again)]
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
 def test_first_model_that_passes_becomes_champion(trained):
     cfg, _, result, decision = trained
     assert decision.promoted and decision.champion_before is None

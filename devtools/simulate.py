@@ -32,7 +32,10 @@ def shift_of(c: ShiftConfig) -> tuple[P.Shift | None, dict[str, float] | None]:
     return shift, {**{s: v / total * (1 - c.new_share) for s, v in rest.items()}, c.new_strategy: c.new_share}
 
 
-def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path) -> SimulationSummary:
+def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path,
+        workers: int | None = None) -> SimulationSummary:
+    """Simulate with the config's start date, label share and shift; `workers=1` simulates in this
+    process (no fork: for a caller whose JVM is already up)."""
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating accounts", total=accounts)
 
@@ -41,7 +44,8 @@ def run(cfg: Config, accounts: int, days: int, seed: int, out: str | Path) -> Si
 
         shift, shares = shift_of(cfg.simulate.shift)
         summary = simulate(accounts, days, seed, out, start_date=cfg.simulate.start_date,
-                           label_fraction=cfg.simulate.label_fraction, progress=progress, shift=shift, shares=shares)
+                           label_fraction=cfg.simulate.label_fraction, progress=progress, shift=shift, shares=shares,
+                           workers=workers)
     log.info("simulated %d accounts x %d days: %s in %.1fs", accounts, days, summary.rows, summary.seconds)
     return summary
 

@@ -22,15 +22,19 @@ partial rows (far fewer than events) with `behaviour_from_partials`. The result 
   is not decomposable, so an exact ledger keeps one row per (actor, post) first comment with its latency
   (`reply_ledger_rows`); a later day's comments on a post already in the ledger are not first comments.
 
-The partials depend on the gap, session and automation-client settings of BehaviourConfig: after changing
-those, rebuild them. A day's partial assumes the day's events are complete when it is written (late events
-of a day mean rewriting that day's partial, and the ledger from that day on).
+A day's partial depends on the day's events and on BehaviourConfig, so the `behaviour_days` manifest keeps,
+per day, the count of events and the hash of the settings it was computed from; `stale_days` finds the days
+whose events changed since (late events) or whose settings differ, and the job rewrites from the first of
+them on (the reply ledger of a day depends on the days before it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import operator
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
@@ -91,6 +95,35 @@ PARTIALS_SCHEMA = StructType(
        StructField("quarters", ArrayType(LongType(), True), True),  # UTC quarter-hour histogram, 96 bins
        StructField("event_date", DateType(), True)]
 )
+
+# The `behaviour_days` manifest: one row per UTC day the partials hold, with what they were computed from.
+DAYS_SCHEMA = StructType([
+    StructField("event_date", DateType(), True),
+    StructField("events", LongType(), True),                 # the day's posts + interactions with an author
+    StructField("config_hash", StringType(), True),          # settings_hash of the BehaviourConfig used
+])
+
+
+def settings_hash(bcfg: BehaviourConfig) -> str:
+    """Stable hash of the behaviour settings (all of them: a partial is never reused under other settings)."""
+    blob = json.dumps(bcfg.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
+               config_hash: str) -> dict[date, str]:
+    """The event days whose partials are missing or out of date, in order, each with the reason."""
+    out: dict[date, str] = {}
+    for day in sorted(events):
+        had = manifest.get(day)
+        if had is None:
+            out[day] = "no partials"
+        elif had[1] != config_hash:
+            out[day] = "computed with other behaviour settings"
+        elif had[0] != events[day]:
+            out[day] = f"{had[0]} events when computed, {events[day]} now (late events)"
+    return out
+
 
 # The `behaviour_replies` ledger: one row per (account, post) first comment, partitioned by its UTC day.
 REPLIES_SCHEMA = StructType([

@@ -36,7 +36,8 @@ INCREMENTAL = [
     "instead of sorting every event of the history; the other four families are still recomputed in full "
     "(their plan is below). The values are the same as the full path's, within the tolerance stated here; "
     "`tests/features/test_behaviour_partials.py` checks it.", "",
-    "**Tables** (both partitioned by `event_date`, the UTC day; written by partition overwrite):",
+    "**Tables** (the first two partitioned by `event_date`, the UTC day; all three written by predicate "
+    "overwrite):",
     "- `behaviour_partials`: one row per account and UTC day with events, computed from that day's events "
     "only: event counts (all, posts, automation-client posts, second-0 stamps, one per kind of "
     "`kind_share_*`); the gaps between consecutive events *of the same day*: their sum and sum of squares in "
@@ -47,15 +48,21 @@ INCREMENTAL = [
     "- `behaviour_replies`: the reply ledger, one row per (account, post) with the account's first comment "
     "on the post and its latency from the post (NULL when the post is unknown or has no time). The first "
     "comment is a minimum over all history and the latency median is not decomposable by day, so the ledger "
-    "keeps the exact values: a day adds the first comments of pairs not already in the ledger.", "",
-    "**Job**: the job finds the event days up to the snapshot date that have no partial rows, and rewrites "
-    "every day from the first of those to the snapshot date (the ledger of a day depends on the days before "
-    "it) in one partition-overwrite commit per table. A re-run finds nothing missing and writes nothing; a "
-    "retried, interrupted run rewrites the same partitions with the same rows. The partials assume a day's "
-    "events are complete once its partial exists: events arriving later for an already written day are not "
-    "picked up (delete those partitions from the first affected day on to rebuild them). They also depend on "
-    "`features.behaviour` gap, session and automation-client settings: rebuild both tables after changing "
-    "them.", "",
+    "keeps the exact values: a day adds the first comments of pairs not already in the ledger.",
+    "- `behaviour_days`: the manifest, one row per UTC day the two tables hold: the day's posts and "
+    "interactions with an author when it was computed, and a hash of the `features.behaviour` settings it "
+    "was computed with.", "",
+    "**Job**: the job counts the events of each day up to the snapshot date (one grouped count of the raw "
+    "tables' `event_date` column) and compares them with the manifest. A day is stale when it has no "
+    "partials, when its count moved since they were computed (events that arrived late, in a later export), "
+    "or when they were computed with other behaviour settings; the job logs each stale day with its reason. "
+    "Every day from the first stale one to the snapshot date is rewritten (the ledger of a day depends on the "
+    "days before it) in one overwrite commit per table, the manifest last: a run killed before it leaves "
+    "those days stale for the retry, which rewrites the same partitions with the same rows. The manifest "
+    "forgets the days after the snapshot date from the first stale day on, since the rewritten ledger may "
+    "change them. A re-run with nothing stale writes nothing. "
+    "`tests/features/test_behaviour_partials.py` checks late events and changed settings against a one-pass "
+    "computation, and that the days before a late one keep their files.", "",
     "**Why the combination is exact.** A snapshot as of the end of day D reads the partial rows of days <= D "
     "(far fewer than events: one per active account-day) and the ledger rows with a first comment <= as_of. "
     "Counts and histograms add up. Each day's only gap that its partial cannot know, the one into its first "

@@ -16,6 +16,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -125,8 +126,14 @@ RUNNERS: dict[str, Callable[[_Day, str], Any]] = {
     "ingest": _ingest, "features": _features, "score": _score, "enforce": _enforce, "report": _report}
 
 
-def run(cfg: Config, day: date, export_dir: str | Path | None = None, spark: SparkSession | None = None) -> DailyRun:
-    """Run the day's steps in order; each step already done by an earlier attempt is skipped."""
+def _nothing(step: str) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+def run(cfg: Config, day: date, export_dir: str | Path | None = None, spark: SparkSession | None = None,
+        around_step: Callable[[str], AbstractContextManager[Any]] | None = None) -> DailyRun:
+    """Run the day's steps in order; each step already done by an earlier attempt is skipped.
+    `around_step(step)` wraps each step that runs (`genuine bench daily` meters them with it)."""
     export = Path(export_dir) if export_dir is not None else None
     if export is not None and not export.is_dir():
         raise DailyError(f"export folder for {day} not found: {export}")
@@ -155,7 +162,9 @@ def run(cfg: Config, day: date, export_dir: str | Path | None = None, spark: Spa
                 out.steps.append(StepOutcome(step, rid, DONE))
                 continue
             log.info("%s %s: %s", step, rid, "retrying an interrupted run" if prev else "running")
-            out.steps.append(StepOutcome(step, rid, RAN, RUNNERS[step](d, rid)))
+            with (around_step or _nothing)(step):
+                result = RUNNERS[step](d, rid)
+            out.steps.append(StepOutcome(step, rid, RAN, result))
             ctx.ledger.count(f"{step}.ran", 1)
     return out
 

@@ -71,7 +71,47 @@ def backfill(from_: Annotated[str, typer.Option("--from", help="first day, YYYY-
         raise typer.Exit(1) from None
 
 
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 10000,
+          days: Annotated[int, typer.Option(min=1, help="days backfilled before the timed day")] = 30,
+          seed: Annotated[int, typer.Option(help="random seed")] = 7,
+          out: Annotated[Path, typer.Option(help="scratch folder: the export and day folders (reused for the same "
+                                                 "platform) and the bench's lake and MLflow store (wiped first)")]
+          = Path("bench-out/daily"),
+          env: EnvOpt = None, set_: SetOpt = None) -> None:
+    """Backfill DAYS days through the real jobs, then time every step of one more day."""
+    from genuine.devtools.bench.daily import bench_daily  # lazy: it loads Spark
+
+    cfg = load_cfg(env, set_)       # a bad --set ends here with its one line
+    f = bench_daily(env, set_ or [], accounts, days, out, seed)
+    console.print(f"daily bench: {accounts:,} accounts, {days} days backfilled, then day {f['day']} "
+                  f"({f['day_records']:,} records) on {f['cores']} cores, engine {cfg.lake.engine}; load average "
+                  f"{f['load_avg_start'][0]:.1f} -> {f['load_avg_end'][0]:.1f}"
+                  + (" (exports reused)" if f["reused_exports"] else ""))
+    t = make_table("step", "wall s", "CPU s", "rows", "rows/s", "rows/CPU s", "day records/s",
+                   "peak RSS MiB (JVM / driver)", left=("step",))
+    for name, m in [*f["steps"].items(), ("day, all steps", f["day_total"]),
+                    (f"backfill, {days} days", f["backfill"])]:
+        t.add_row(name, f"{m['wall_s']:.1f}", f"{m['cpu_s_driver'] + m['cpu_s_jvm']:.1f}",
+                  "-" if m["rows"] is None else f"{m['rows']:,}", _rate(m["rows_per_s"]), _rate(m["rows_per_cpu_s"]),
+                  _rate(m["day_records_per_s"]), f"{m['peak_rss_mib_jvm']:,.0f} / {m['peak_rss_mib_driver']:,.0f}")
+    console.print(t)
+    r = f["reference"]
+    console.print(f"behaviour partials of the whole export ({r['events']:,} events, {r['threads']} threads): Spark "
+                  f"{r['spark']['wall_s']:.1f} s wall / {r['spark']['cpu_s']:.1f} CPU s, DuckDB {r['duckdb']['wall_s']:.1f} s "
+                  f"/ {r['duckdb']['cpu_s']:.1f} CPU s: Spark takes x{r['spark_over_duckdb_wall']:.1f} the wall time, "
+                  f"x{r['spark_over_duckdb_cpu']:.1f} the CPU")
+    console.print("CPU s = driver + JVM (local mode: driver and executors in one JVM, with its Python workers). "
+                  "rows: ingest = records read, features = accounts in the snapshot, score/enforce/report = "
+                  "accounts scored; backfill rows = its records. The champion (synthetic features, not timed "
+                  f"above) took {f['champion']['wall_s']:.0f} s.")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the CLI."""
     app.command("daily")(daily)
     app.command("backfill")(backfill)
+    bench_app.command("daily")(bench)

@@ -108,6 +108,8 @@ _TABLES = [
           schema_owner="genuine.features.behaviour_partials:PARTIALS_SCHEMA"),
     Table("behaviour_replies", None, ("account_id", "post_id"), partition_by=(EVENT_DATE,),
           schema_owner="genuine.features.behaviour_partials:REPLIES_SCHEMA"),
+    # which days the two tables above hold, with their event counts and settings hash (one row per day)
+    Table("behaviour_days", None, (EVENT_DATE,), schema_owner="genuine.features.behaviour_partials:DAYS_SCHEMA"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
     Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),

@@ -15,15 +15,18 @@ from genuine.core.lake import Lake
 from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_POSTS
 from genuine.features.behaviour import FEATURES, BehaviourConfig, behaviour_features
 from genuine.features.behaviour_partials import (
+    DAYS_SCHEMA,
     PARTIALS_SCHEMA,
     REPLIES_SCHEMA,
     behaviour_day_partials,
     behaviour_from_partials,
     reply_ledger_rows,
+    settings_hash,
     snapshot_day,
+    stale_days,
 )
 from genuine.features.snapshot import end_of_day
-from genuine.jobs.features import PARTIALS, REPLIES, update_behaviour_state
+from genuine.jobs.features import DAYS, PARTIALS, REPLIES, update_behaviour_state
 from tests.features.test_behaviour import _data, _rows
 
 # Float features computed from sums in a different order (exact integer sums of gaps here, floating point
@@ -207,18 +210,18 @@ def test_job_writes_each_day_once_and_its_tables_combine_to_the_full_path(spark,
     """update_behaviour_state on the tiny lake's raw tables: a snapshot 3 days back, the same again (writes
     nothing), then the latest day (one commit per table); the tables equal a one-pass computation."""
     cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
-                      root=tiny_lake.root)
+                      f"lake.tables.{DAYS}={tmp_path}/days", root=tiny_lake.root)
     lake = Lake(spark, cfg)
     accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
     behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
     last = inter.agg(F.max("event_date")).first()[0]
     update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
-    versions = (lake.version(PARTIALS), lake.version(REPLIES))
+    versions = (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS))
     assert lake.read(PARTIALS).agg(F.max("event_date")).first()[0] == last - timedelta(days=3)
     update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
-    assert (lake.version(PARTIALS), lake.version(REPLIES)) == versions
+    assert (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS)) == versions
     partials, replies = update_behaviour_state(lake, posts, inter, last, behaviour)
-    assert (lake.version(PARTIALS), lake.version(REPLIES)) == (versions[0] + 1, versions[1] + 1)
+    assert (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS)) == tuple(v + 1 for v in versions)
     upto = F.col("event_date") <= F.lit(last)
     assertDataFrameEqual(partials.select(*PARTIALS_SCHEMA.fieldNames()),
                          behaviour_day_partials(posts.where(upto), inter.where(upto), behaviour))
@@ -226,3 +229,69 @@ def test_job_writes_each_day_once_and_its_tables_combine_to_the_full_path(spark,
     as_of = end_of_day(last)
     assert_same_features(behaviour_from_partials(accounts, partials, replies, as_of, behaviour),
                          behaviour_features(accounts, posts, inter, as_of, behaviour))
+
+
+def _one_pass(lake, posts, inter, last, behaviour) -> None:
+    """The three state tables equal a one-pass computation of every day up to `last`."""
+    upto = F.col("event_date") <= F.lit(last)
+    assertDataFrameEqual(lake.read(PARTIALS).select(*PARTIALS_SCHEMA.fieldNames()),
+                         behaviour_day_partials(posts.where(upto), inter.where(upto), behaviour))
+    assertDataFrameEqual(lake.read(REPLIES).select(*REPLIES_SCHEMA.fieldNames()),
+                         reply_ledger_rows(posts, inter.where(upto), None))
+    authored = (posts.where(F.col("account_id").isNotNull()).select("event_date")
+                .union(inter.where(F.col("actor_id").isNotNull()).select("event_date")).where(upto).toPandas())
+    want = authored["event_date"].value_counts().sort_index()
+    assertDataFrameEqual(lake.read(DAYS),
+                         lake.spark.createDataFrame([(d, int(n), settings_hash(behaviour)) for d, n in want.items()],
+                                                    DAYS_SCHEMA))
+
+
+def _files(lake, where) -> set[str]:
+    return {r[0] for r in lake.read(PARTIALS).where(where).select(F.input_file_name()).distinct().collect()}
+
+
+def test_late_events_and_other_settings_rewrite_their_days_and_only_those(spark, tiny_lake, cfg_factory, tmp_path):
+    """Events of an old day arriving after its partials were written (a late export) make that day and the
+    days after it stale, and so do other behaviour settings; the rewritten tables equal a one-pass run."""
+    cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
+                      f"lake.tables.{DAYS}={tmp_path}/days", root=tiny_lake.root)
+    lake = Lake(spark, cfg)
+    posts, inter = (lake.read(t) for t in ("raw_posts", "raw_interactions"))
+    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
+    last = inter.agg(F.max("event_date")).first()[0]
+    late_day = last - timedelta(days=2)
+    update_behaviour_state(lake, posts, inter, last, behaviour)
+    written = {t: lake.version(t) for t in (PARTIALS, REPLIES, DAYS)}
+    files_before = _files(lake, F.col("event_date") < F.lit(late_day))
+    files_after = _files(lake, F.col("event_date") >= F.lit(late_day))
+    assert files_before and files_after
+
+    # a late batch: three interactions of an earlier day, re-sent under new ids a day later
+    late = (inter.where(F.col("event_date") == F.lit(late_day)).where(F.col("actor_id").isNotNull())
+            .orderBy("event_id").limit(3)
+            .withColumn("event_id", F.concat(F.lit("late-"), F.col("event_id"))))
+    with_late = inter.unionByName(late)
+    update_behaviour_state(lake, posts, with_late, last, behaviour)
+    assert {t: lake.version(t) for t in written} == {t: v + 1 for t, v in written.items()}
+    # the days before the late one kept their files: only the late day and those after it were rewritten
+    assert _files(lake, F.col("event_date") < F.lit(late_day)) == files_before
+    assert not _files(lake, F.col("event_date") >= F.lit(late_day)) & files_after
+    _one_pass(lake, posts, with_late, last, behaviour)
+
+    other = behaviour.model_copy(update={"session_gap_seconds": behaviour.session_gap_seconds * 2})
+    assert settings_hash(other) != settings_hash(behaviour)
+    update_behaviour_state(lake, posts, with_late, last, other)
+    _one_pass(lake, posts, with_late, last, other)
+    before = {t: lake.version(t) for t in written}
+    update_behaviour_state(lake, posts, with_late, last, other)
+    assert {t: lake.version(t) for t in written} == before
+
+
+def test_stale_days_names_each_reason():
+    d1, d2, d3, d4 = (date(2026, 10, d) for d in (1, 2, 3, 4))
+    manifest = {d1: (10, "h"), d2: (5, "h"), d3: (7, "old")}
+    assert stale_days({d1: 10, d2: 6, d3: 7, d4: 1}, manifest, "h") == {
+        d2: "5 events when computed, 6 now (late events)", d3: "computed with other behaviour settings",
+        d4: "no partials"}
+    assert stale_days({d1: 10, d2: 5}, manifest, "h") == {}
+    assert list(stale_days({d4: 1, d1: 9}, {}, "h")) == [d1, d4]

@@ -89,7 +89,12 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     days = set(pd.concat([posts.created_at, inter.created_at]).dt.date)
     assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
     runs = read_delta_rs(cfg.table("runs")).set_index("run_id")
-    assert {"behaviour_partials", "behaviour_replies", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+    assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+    # the manifest: each day's posts and interactions with an author, as counted here by pandas
+    authored = pd.concat([posts[posts.account_id.notna()].created_at, inter[inter.actor_id.notna()].created_at])
+    manifest = read_delta_rs(cfg.table("behaviour_days")).set_index("event_date")
+    assert manifest["events"].to_dict() == authored.dt.date.value_counts().to_dict()
+    assert manifest["config_hash"].nunique() == 1
 
 
 def test_missing_truth_file_is_a_clear_error(tiny_lake, tmp_path):

@@ -68,6 +68,7 @@ from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import text_stats as ts
 from genuine.lib.checkpoint import materialize
 from genuine.lib.near_dup import LshParams, near_duplicates, own_pairs
+from genuine.lib.ordered import ordered_avg
 
 log = logging.getLogger(__name__)
 
@@ -234,12 +235,12 @@ def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
     )
     return per_post.groupBy("account_id").agg(
         F.count(F.lit(1)).alias("text_posts"),
-        F.avg("len").alias("text_length_mean"),
-        F.avg("div").alias("lexical_diversity_mean"),
-        F.avg("rep").alias("repeated_ngram_rate_mean"),
-        F.avg("punct").alias("punctuation_rate_mean"),
-        F.avg("emoji").alias("emoji_rate_mean"),
-        F.avg("han").alias("chinese_share_mean"),
+        ordered_avg("len").alias("text_length_mean"),
+        ordered_avg("div").alias("lexical_diversity_mean"),
+        ordered_avg("rep").alias("repeated_ngram_rate_mean"),
+        ordered_avg("punct").alias("punctuation_rate_mean"),
+        ordered_avg("emoji").alias("emoji_rate_mean"),
+        ordered_avg("han").alias("chinese_share_mean"),
     )
 
 
@@ -262,7 +263,7 @@ def _ai_text(posts: DataFrame, post_scores: DataFrame, cfg: ContentConfig) -> Da
               .join(post_scores.select("post_id", "p_ai"), "post_id")
               .where(F.col("p_ai").isNotNull()))
     return scored.groupBy("account_id").agg(
-        F.avg("p_ai").alias("ai_text_p_mean"),
+        ordered_avg("p_ai").alias("ai_text_p_mean"),
         F.avg((F.col("p_ai") > cfg.ai_text_threshold).cast("double")).alias("ai_text_high_share"),
     )
 

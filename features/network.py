@@ -29,6 +29,7 @@ from genuine.core.errors import ConfigError
 from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import coaction, graph
 from genuine.lib.checkpoint import materialize
+from genuine.lib.ordered import ordered_avg, ordered_sum
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +347,7 @@ def _coaction_features(pairs: DataFrame, eng: DataFrame, partners: DataFrame) ->
     ends = partners.select(F.col("a").alias("account_id"), "lift", "excess").unionAll(
         partners.select(F.col("b").alias("account_id"), "lift", "excess"))
     per = ends.groupBy("account_id").agg(F.max("lift").alias("coaction_lift_max"),
-                                         F.sum(F.coalesce("excess", F.lit(0.0))).alias("coaction_partners_weighted"))
+                                         ordered_sum(F.coalesce("excess", F.lit(0.0))).alias("coaction_partners_weighted"))
     sig = partners.where("significant").select("a", "b")
     on_sig = pairs.join(sig, ["a", "b"], "left_semi")
     co_posts = (on_sig.select(F.col("a").alias("actor_id"), "target_post_id")
@@ -400,7 +401,7 @@ def _neighbour_features(acc: DataFrame, partners: DataFrame, follows: DataFrame,
     attrs = (coact.select(F.col("account_id").alias("dst"), F.col("coaction_partners_weighted").alias("w"))
              .join(young.select(F.col("account_id").alias("dst"), "young"), "dst", "full"))
     nb = (allnb.join(attrs, "dst", "left").groupBy(F.col("src").alias("account_id"))
-          .agg(F.avg(F.coalesce("w", F.lit(0.0))).alias("nbr_coaction_mean"),
+          .agg(ordered_avg(F.coalesce("w", F.lit(0.0))).alias("nbr_coaction_mean"),
                F.max(F.coalesce("w", F.lit(0.0))).alias("nbr_coaction_max"),
                F.avg("young").alias("nbr_young_share")))
     lab = (near.where(F.col("src") != F.col("dst"))

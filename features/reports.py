@@ -19,6 +19,7 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructField, Str
 from genuine.core.config import Strict
 from genuine.features.behaviour import epoch_micros
 from genuine.features.registry import Family, Feature, count
+from genuine.lib.ordered import ordered_avg, ordered_sum
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,8 @@ def report_features(accounts: DataFrame, reports: DataFrame, labels: DataFrame, 
         rel = _smoothed(F.col("tot_upheld") - F.col("upheld"), F.col("tot_decided") - F.col("decided"), cfg)
     else:
         rel = _smoothed(F.col("tot_upheld"), F.col("tot_decided"), cfg)
-    weighted = per_pair.groupBy("account_id").agg(F.sum(rel).alias("report_score"),
-                                                  F.avg(rel).alias("reporter_reliability_mean"))
+    weighted = per_pair.groupBy("account_id").agg(ordered_sum(rel).alias("report_score"),
+                                                  ordered_avg(rel).alias("reporter_reliability_mean"))
     out = (accounts.select("account_id")
            .join(received, "account_id", "left")
            .join(weighted, "account_id", "left"))

@@ -20,6 +20,8 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from genuine.lib.ordered import ordered_sum
+
 _GRID = 400  # midpoints per bin when integrating the kernel (exact in the other variable)
 
 
@@ -117,7 +119,7 @@ def pair_evidence(pairs: DataFrame, eng: DataFrame, edges: Sequence[float], wind
     pa = prof.select(F.col("actor_id").alias("a"), "author_id", F.col("profile").alias("ha"))
     pb = prof.select(F.col("actor_id").alias("b"), "author_id", F.col("profile").alias("hb"))
     both = common.join(pa, ["a", "author_id"]).join(pb, ["b", "author_id"])
-    per_w = [F.sum(F.col("n_common") * dot(kernel_times(F.col("hb"), window_kernel(edges, w)), F.col("ha")))
+    per_w = [ordered_sum(F.col("n_common") * dot(kernel_times(F.col("hb"), window_kernel(edges, w)), F.col("ha")))
              .alias(f"e{w}") for w in windows]
     exp = both.groupBy("a", "b").agg(*per_w)
     long = exp.select("a", "b", F.explode(F.array(*[F.struct(F.lit(w).alias("window_s"), F.col(f"e{w}").alias("expected"))

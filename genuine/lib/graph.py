@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from genuine.core.errors import ConvergenceError, GraphFramesUnavailableError
 from genuine.core.session import jvm_class_loads
 from genuine.lib.checkpoint import has_checkpoint_dir, materialize
+from genuine.lib.ordered import ordered_sum
 
 log = logging.getLogger(__name__)
 
@@ -239,15 +240,15 @@ def pagerank(vertices: DataFrame, edges: DataFrame, *,
             F.struct(F.col("id").alias("id"), F.lit(0.0).alias("c"), F.col("dangling").alias("dangling"),
                      F.col("rank").alias("previous")))))
         agg = msgs.where(F.col("id").isNotNull()).groupBy("id").agg(
-            F.sum("c").alias("c"), F.max("dangling").alias("dangling"), F.max("previous").alias("previous"))
+            ordered_sum("c").alias("c"), F.max("dangling").alias("dangling"), F.max("previous").alias("previous"))
         nxt = agg.select("id", "dangling",
                          (F.lit(damping) * (F.col("c") + F.lit(dangling_mass * inv_n))
                           + F.lit((1.0 - damping) * inv_n)).alias("rank"),
                          "previous")
         nxt = nxt.persist(StorageLevel.MEMORY_AND_DISK)
         err, dangling_mass = nxt.agg(
-            F.sum(F.abs(F.col("rank") - F.col("previous"))),
-            F.sum(F.when(F.col("dangling"), F.col("rank")).otherwise(0.0))).first()
+            ordered_sum(F.abs(F.col("rank") - F.col("previous"))),
+            ordered_sum(F.when(F.col("dangling"), F.col("rank")).otherwise(0.0))).first()
         done = err < n_vertices * tol
         if done or it % checkpoint_interval == 0:
             cut = materialize(nxt, local_checkpoints=local_checkpoints)

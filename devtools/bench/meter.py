@@ -8,6 +8,11 @@ A benchmark names the processes it pays for, e.g. {"driver": <this process>, "jv
   come and go, pool workers of the simulator are reaped at the end of the pool). A descendant that is
   itself named belongs to its own tree only, so the driver's figure never includes the JVM it started.
   CPU time does not depend on how busy the machine is, unlike wall time.
+- A process that ends inside a span is accounted per pid (`_CpuLedger`): what it used before the span
+  is not the span's, and when its parent ignores SIGCHLD (PySpark's daemon does: its workers are reaped
+  by the kernel, so their time reaches no parent's cutime) its last sampled time is added, since the
+  tree no longer holds it. Before this, an idle Python worker killed during a span took its whole past
+  CPU out of the span's figure (the daily bench's ingest step read 3 CPU s for 50 s of work).
 - Peak RSS of a named process is its own peak in the span: before the span the kernel's high-water mark
   is reset (Linux >= 4.0, /proc/<pid>/clear_refs) and read at the end (VmHWM). Where it cannot be reset
   the figure is the process-lifetime high-water mark (`Reading.peaks_per_span` says which). A JVM rarely
@@ -68,6 +73,20 @@ def _stat_fields(pid: int | str) -> list[str] | None:
         return None
 
 
+_SIGCHLD_BIT = 1 << (17 - 1)     # SIGCHLD is signal 17 on Linux; SigIgn is a mask of bit (signo - 1)
+
+
+def ignores_sigchld(pid: int) -> bool:
+    """Whether a process ignores SIGCHLD, so that its children are reaped without adding to its cutime."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & _SIGCHLD_BIT)
+    except (OSError, ValueError, IndexError):
+        return False
+    return False
+
+
 def _parents() -> dict[int, int]:
     """pid -> parent pid of every live process (by scanning /proc: no dependency on psutil)."""
     out: dict[int, int] = {}
@@ -81,10 +100,10 @@ def _parents() -> dict[int, int]:
     return out
 
 
-def _trees(roots: Mapping[str, int]) -> dict[str, list[int]]:
+def _trees(roots: Mapping[str, int], parents: Mapping[int, int] | None = None) -> dict[str, list[int]]:
     """The pids of each named root's tree; a named descendant starts its own tree."""
     kids: dict[int, list[int]] = {}
-    for pid, ppid in _parents().items():
+    for pid, ppid in (_parents() if parents is None else parents).items():
         kids.setdefault(ppid, []).append(pid)
     named = set(roots.values())
     out: dict[str, list[int]] = {}
@@ -98,18 +117,71 @@ def _trees(roots: Mapping[str, int]) -> dict[str, list[int]]:
     return out
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """utime + stime + cutime + cstime of the given processes (own and reaped children's CPU)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = _stat_fields(pid)
-        try:
-            if fields is not None:
-                total += sum(int(x) for x in fields[11:15])
-        except (ValueError, IndexError):
-            continue
-    return total / tick
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime + cutime + cstime of one process (own and reaped children's CPU); None when gone."""
+    fields = _stat_fields(pid)
+    try:
+        return None if fields is None else sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (ValueError, IndexError):
+        return None
+
+
+@dataclass
+class _Seen:
+    tree: str            # the named tree the pid was last seen in
+    cpu_s: float         # its utime + stime + cutime + cstime then
+    auto_reaped: bool    # its parent ignores SIGCHLD: nobody's cutime will hold its time
+
+
+class _CpuLedger:
+    """CPU of named trees over a span, per pid, so that processes ending inside it count right.
+
+    A live pid contributes (now - at start); a pid gone by the end contributes (last seen - at start) when
+    it was auto-reaped, and minus its start value when a parent reaped it (the parent's cutime now holds its
+    whole life, the part before the span included). Its CPU between the last sample and its end is lost:
+    bounded by the sampling interval times its rate, nothing for an idle worker killed by its pool.
+    """
+
+    def __init__(self, roots: Mapping[str, int]) -> None:
+        self.roots = dict(roots)
+        self.start: dict[int, float] = {}
+        self.seen: dict[int, _Seen] = {}
+        self._lock = threading.Lock()
+
+    def observe(self) -> dict[int, _Seen]:
+        """Read every pid of the named trees now, and remember each as last seen."""
+        now: dict[int, _Seen] = {}
+        parents = _parents()
+        ignoring: dict[int, bool] = {}
+        for name, tree in _trees(self.roots, parents).items():
+            for pid in tree:
+                cpu = _cpu_seconds(pid)
+                if cpu is None:
+                    continue
+                ppid = parents.get(pid, 0)
+                if ppid not in ignoring:
+                    ignoring[ppid] = ignores_sigchld(ppid)
+                now[pid] = _Seen(name, cpu, ignoring[ppid])
+        with self._lock:
+            self.seen.update(now)
+        return now
+
+    def begin(self) -> None:
+        self.start = {pid: s.cpu_s for pid, s in self.observe().items()}
+
+    def end(self) -> dict[str, float]:
+        alive = self.observe()
+        out = dict.fromkeys(self.roots, 0.0)
+        with self._lock:
+            for pid, last in self.seen.items():
+                before = self.start.get(pid, 0.0)
+                if pid in alive:
+                    out[last.tree] += last.cpu_s - before
+                elif last.auto_reaped:
+                    out[last.tree] += last.cpu_s - before
+                else:
+                    out[last.tree] -= before
+        return out
 
 
 def _own_fallback_cpu() -> float:
@@ -154,17 +226,21 @@ class Reading:
 
 
 class _Sampler:
-    """Background thread: the peak, over the span, of each gauge."""
+    """Background thread: the peak, over the span, of each gauge (and `tick` called at each sample)."""
 
-    def __init__(self, gauges: Mapping[str, Callable[[], float]], interval: float) -> None:
+    def __init__(self, gauges: Mapping[str, Callable[[], float]], interval: float,
+                 tick: Callable[[], object] | None = None) -> None:
         self.gauges = gauges
         self.interval = interval
+        self.tick = tick
         self.peaks: dict[str, float] = dict.fromkeys(gauges, 0.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while True:
+            if self.tick is not None:
+                self.tick()
             for name, gauge in self.gauges.items():
                 try:
                     self.peaks[name] = max(self.peaks[name], gauge())
@@ -186,10 +262,12 @@ class ProcessMeter:
     """Measures spans of work on the named processes (see the module docstring)."""
 
     def __init__(self, processes: Mapping[str, int] | None = None, *, before: Callable[[], None] | None = None,
-                 sample_s: float | None = None, gauges: Mapping[str, Callable[[], float]] | None = None) -> None:
+                 sample_s: float | None = None, gauges: Mapping[str, Callable[[], float]] | None = None,
+                 cpu_sample_s: float = 0.5) -> None:
         self.processes = dict(processes or {SELF: os.getpid()})
         self.before = before
         self.sample_s = sample_s
+        self.cpu_sample_s = cpu_sample_s      # how often processes that may end inside a span are read
         self.gauges = dict(gauges or {})
         self._lifetime_kib: dict[str, int] = {}
         self.max_heap_mib: float | None = None
@@ -209,10 +287,8 @@ class ProcessMeter:
     def pid(self, name: str) -> int:
         return self.processes[name]
 
-    def _cpu(self) -> dict[str, float]:
-        if not _HAS_PROC:
-            return {name: _own_fallback_cpu() if pid == os.getpid() else 0.0 for name, pid in self.processes.items()}
-        return {name: _cpu_seconds(tree) for name, tree in _trees(self.processes).items()}
+    def _fallback_cpu(self) -> dict[str, float]:
+        return {name: _own_fallback_cpu() if pid == os.getpid() else 0.0 for name, pid in self.processes.items()}
 
     def _hwm_kib(self, name: str) -> int | None:
         return status_kib(self.processes[name], "VmHWM")
@@ -242,22 +318,29 @@ class ProcessMeter:
         for name in self.processes:
             self._note_lifetime(name, self._hwm_kib(name))
         reading.peaks_per_span = all([reset_peak(pid) for pid in self.processes.values()])
-        sampler = None
+        ledger = _CpuLedger(self.processes) if _HAS_PROC else None
+        gauges: dict[str, Callable[[], float]] = dict(self.gauges)
         if self.sample_s:
-            gauges: dict[str, Callable[[], float]] = {
-                f"{n}_children_rss_mib": partial(self._children_rss_mib, n) for n in self.processes}
-            sampler = _Sampler(gauges | self.gauges, self.sample_s)
-            sampler.start()
-        cpu0 = self._cpu()
+            gauges |= {f"{n}_children_rss_mib": partial(self._children_rss_mib, n) for n in self.processes}
+        interval = min(self.sample_s or self.cpu_sample_s, self.cpu_sample_s)
+        sampler = _Sampler(gauges if self.sample_s else {}, interval, ledger.observe if ledger else None)
+        cpu0 = self._fallback_cpu() if ledger is None else None
+        if ledger is not None:
+            ledger.begin()
+        sampler.start()
         began = time.perf_counter()
         try:
             yield reading
         finally:
             reading.wall_s = time.perf_counter() - began
-            cpu1 = self._cpu()
-            if sampler is not None:
-                reading.sampled_peaks = sampler.stop()
-            reading.cpu_s = {name: cpu1[name] - cpu0[name] for name in self.processes}
+            peaks = sampler.stop()
+            if self.sample_s:
+                reading.sampled_peaks = peaks
+            if ledger is not None:
+                reading.cpu_s = ledger.end()
+            else:
+                cpu1 = self._fallback_cpu()
+                reading.cpu_s = {name: cpu1[name] - (cpu0 or {})[name] for name in self.processes}
             for name, pid in self.processes.items():
                 kib = self._hwm_kib(name)
                 self._note_lifetime(name, kib)

@@ -21,7 +21,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from genuine.core.config import Strict
 from genuine.features.registry import Family, Feature, count, ratio
-from genuine.lib.ordered import ordered_avg
+from genuine.lib.ordered import exact_avg
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def _population_profile(events: DataFrame, cfg: BehaviourConfig) -> DataFrame:
 def mean_profile(per_account: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     """The population profile from per-account `n_events` and local-hour counts `hours`."""
     qualified = per_account.where(F.col("n_events") >= cfg.min_events)
-    return qualified.agg(F.array(*[ordered_avg(_div(F.col("hours")[h], F.col("n_events"))) for h in range(HOURS)])
+    return qualified.agg(F.array(*[exact_avg(_div(F.col("hours")[h], F.col("n_events"))) for h in range(HOURS)])
                          .alias("pop"))
 
 

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from genuine.core.errors import ConvergenceError, GraphFramesUnavailableError
 from genuine.core.session import jvm_class_loads
 from genuine.lib.checkpoint import has_checkpoint_dir, materialize
-from genuine.lib.ordered import ordered_sum
+from genuine.lib.ordered import exact_sum, ordered_sum
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,8 @@ def pagerank(vertices: DataFrame, edges: DataFrame, *,
                          "previous")
         nxt = nxt.persist(StorageLevel.MEMORY_AND_DISK)
         err, dangling_mass = nxt.agg(
-            ordered_sum(F.abs(F.col("rank") - F.col("previous"))),
-            ordered_sum(F.when(F.col("dangling"), F.col("rank")).otherwise(0.0))).first()
+            exact_sum(F.abs(F.col("rank") - F.col("previous"))),
+            exact_sum(F.when(F.col("dangling"), F.col("rank")).otherwise(0.0))).first()
         done = err < n_vertices * tol
         if done or it % checkpoint_interval == 0:
             cut = materialize(nxt, local_checkpoints=local_checkpoints)

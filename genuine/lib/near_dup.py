@@ -31,7 +31,8 @@ text before any of this runs). The knobs are an `LshParams` (features.content.ne
    Jaccard distance of the shingle sets against `max_jaccard_distance`: no false positives; a true pair
    is missed only with the LSH miss probability above.
 3. Skew cap: a band bucket holding more than `max_bucket_size` texts does not emit all its pairs; each
-   member is compared with the bucket's representative (its smallest id) only. Cost stays linear in
+   member is compared with the bucket's representative (its smallest id, a hash of its key: `text_ids`)
+   only. Cost stays linear in
    such a bucket; near-duplicate links inside it are then a star, which connected components would
    still join into one cluster, and true near-duplicates usually also meet in a smaller bucket of
    another band. So raw candidates per text are at most bands x max_bucket_size: linear in texts. The
@@ -40,19 +41,22 @@ text before any of this runs). The knobs are an `LshParams` (features.content.ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 from pyspark.ml.feature import MinHashLSH
 from pyspark.ml.linalg import Vectors
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StructField, StructType
 
 from genuine.lib import text_stats as ts
 from genuine.lib.checkpoint import materialize
+
+log = logging.getLogger(__name__)
 
 # org.apache.spark.ml.feature.MinHashLSH.HASH_PRIME (not reachable from Python): the modulus of MLlib's
 # MinHash family, needed to evaluate that family outside the JVM (minhash_signatures).
@@ -81,8 +85,7 @@ def near_duplicates(texts: DataFrame, p: LshParams, *, local_checkpoints: bool =
     fraction of two strings. Only the verified pairs are mapped back to keys. Intermediates read more
     than once are materialized (genuine/lib/checkpoint.py).
     """
-    ids = materialize(texts.select("key", "norm").distinct().withColumn("_id", F.monotonically_increasing_id()),
-                      local_checkpoints=local_checkpoints)
+    ids = text_ids(texts.select("key", "norm").distinct(), local_checkpoints=local_checkpoints)
     shingles = materialize(shingle_sets(ids.select(F.col("_id").alias("key"), "norm"), p),
                            local_checkpoints=local_checkpoints)
     bands = materialize(minhash_bands(shingles, p), local_checkpoints=local_checkpoints)
@@ -91,6 +94,29 @@ def near_duplicates(texts: DataFrame, p: LshParams, *, local_checkpoints: bool =
     key_b = ids.select(F.col("_id").alias("key_b"), F.col("key").alias("_kb"))
     return (id_pairs.join(key_a, "key_a").join(key_b, "key_b")
             .select(F.col("_ka").alias("key_a"), F.col("_kb").alias("key_b")))
+
+
+ID_SALTS = 4     # hash seeds tried in turn for 64-bit text ids that collide (text_ids)
+
+
+def text_ids(texts: DataFrame, *, local_checkpoints: bool = False, salts: range = range(ID_SALTS),
+             id_of: Callable[[Column, int], Column] | None = None) -> DataFrame:
+    """Distinct (key, norm) -> (key, norm, _id): a 64-bit id per text that depends on the text alone.
+
+    The id orders the texts where order matters (an over-full bucket's representative is its smallest id),
+    so it must not depend on partitioning: `monotonically_increasing_id` did (it encodes the partition),
+    and a cluster and local mode found different pairs. A hash of the key does not, but two keys can share
+    it (probability ~ n^2 / 2^65: ~3e-4 at 1e8 texts), so the ids are checked and, on a collision, hashed
+    again with the next salt. Raises when every salt collides.
+    """
+    hash_id = id_of or (lambda key, salt: F.xxhash64(key, F.lit(salt)))
+    for salt in salts:
+        ids = materialize(texts.withColumn("_id", hash_id(F.col("key"), salt)), local_checkpoints=local_checkpoints)
+        shared = ids.groupBy("_id").count().where(F.col("count") > 1).limit(1).count()
+        if not shared:
+            return ids
+        log.warning("text ids: two texts share a 64-bit hash with salt %d; hashing again with the next", salt)
+    raise RuntimeError(f"text ids collide under every one of the {len(salts)} salts")
 
 
 def shingle_sets(texts: DataFrame, p: LshParams) -> DataFrame:

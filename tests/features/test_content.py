@@ -32,7 +32,15 @@ from genuine.features.content import (
     post_texts,
 )
 from genuine.lib import text_stats as ts
-from genuine.lib.near_dup import minhash_bands, minhash_signatures, near_dup_pairs, own_pairs, shingle_sets
+from genuine.lib.near_dup import (
+    minhash_bands,
+    minhash_signatures,
+    near_dup_pairs,
+    near_duplicates,
+    own_pairs,
+    shingle_sets,
+    text_ids,
+)
 
 CAFE_ZH = "今天去了新开的咖啡店，拿铁的味道非常好，环境也很安静，适合周末一个人看书。☕️😊"
 CAFE_EN = "Loved the new coffee shop downtown! The latte was great, and the place is quiet enough to read."
@@ -488,3 +496,40 @@ def test_missing_column_is_named(spark, data, content_cfg):
     a, p, i, s = _frames(spark, *data)
     with pytest.raises(ContentInputError, match="declared_ai_assisted"):
         content_features(a.drop("declared_ai_assisted"), p, i, s, content_cfg)
+
+
+def test_near_duplicate_pairs_do_not_depend_on_partitioning_when_buckets_overflow(spark, content_cfg):
+    """An over-full bucket links its members to one representative: the same text whatever the partitions.
+
+    Twelve variants of one sentence share most buckets, over a cap of 3, so the pairs are stars around
+    each bucket's representative. The representative used to be the smallest `monotonically_increasing_id`,
+    which encodes the partition a text landed in, so a cluster and local mode found different pairs.
+    """
+    lsh = content_cfg.near_dup.model_copy(update={"max_bucket_size": 3}).lsh
+    base = "the quick brown fox jumps over the lazy dog near the river bank every single morning"
+    rows = [(f"k{i:02d}", base + f" extra words number {i}") for i in range(12)]
+    rng = np.random.default_rng(3)
+    rows += [(f"u{i:02d}", "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz "), size=80))) for i in range(30)]
+    df = spark.createDataFrame(rows, "key string, norm string")
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    results = []
+    try:
+        for parts, shuffle in ((1, 1), (7, 5), (3, 4)):
+            spark.conf.set("spark.sql.shuffle.partitions", str(shuffle))
+            split = df.coalesce(1) if parts == 1 else df.repartition(parts, F.xxhash64("key", F.lit(parts)))
+            results.append({frozenset((r.key_a, r.key_b)) for r in near_duplicates(split, lsh).collect()})
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+    assert {k for pair in results[0] for k in pair} == {f"k{i:02d}" for i in range(12)}
+    assert len(results[0]) < 12 * 11 // 2          # the cap held: not every pair of the twelve
+    assert results[1] == results[0] and results[2] == results[0]
+
+
+def test_text_ids_hash_again_when_two_texts_share_an_id(spark):
+    texts = spark.createDataFrame([(f"k{i}", f"text {i}") for i in range(5)], "key string, norm string")
+    # salt 0: every text gets id 0 (all collide); salt 1: distinct ids
+    ids = text_ids(texts, id_of=lambda key, salt: F.xxhash64(key) * F.lit(salt))
+    got = {r.key: r._id for r in ids.collect()}
+    assert got == {r.key: r.h for r in texts.select("key", F.xxhash64("key").alias("h")).collect()}
+    with pytest.raises(RuntimeError, match="every one of the 2 salts"):
+        text_ids(texts, salts=range(2), id_of=lambda key, salt: F.lit(7).cast("long"))

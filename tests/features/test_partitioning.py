@@ -5,6 +5,7 @@ and local mode split the same data differently; docs/decisions.md, genuine/lib/o
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from pyspark.sql import functions as F
 from genuine.core.lake import Lake
 from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
 from genuine.features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, build_snapshot
-from genuine.lib.ordered import ordered_avg, ordered_sum
+from genuine.lib.ordered import EXACT_SCALE, exact_avg, exact_sum, ordered_avg, ordered_sum
 
 
 def _snapshot(spark, tiny_lake, parts: int, shuffle: int) -> pd.DataFrame:
@@ -57,3 +58,31 @@ def test_ordered_sums_add_in_ascending_order_whatever_the_partitions(spark):
         got = {r.g: (r.s, r.m) for r in df.repartition(parts, F.rand(parts)).groupBy("g")
                .agg(ordered_sum("v").alias("s"), ordered_avg("v").alias("m")).collect()}
         assert got == {"a": (want["a"], want["a"] / 8), "b": (want["b"], want["b"] / 8), "c": (None, None)}
+
+
+def _decimal_sum(values: list[float], scale: int) -> float:
+    """Oracle: each value rounded half-up to `scale` decimals (from its shortest repr, as the JVM reads a
+    double), summed with no rounding at all."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return float(sum(Decimal(repr(v)).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP) for v in values))
+
+
+@pytest.mark.parametrize(("scale", "values"), [
+    (18, [1e16, 1.0, -1e16, 1.0, 0.1, 0.2, 0.3, 3.0]),
+    (EXACT_SCALE, [0.1, 0.2, 0.3, 1e-9, 123.456, 1 / 3, 2 / 3, 1 / 7, 5e-30, 0.07]),
+])
+def test_exact_sums_are_the_decimal_sum_whatever_the_partitions(spark, scale, values):
+    rows = [(g, v) for g in ("a", "b") for v in values] + [("c", None)]
+    df = spark.createDataFrame(rows, "g string, v double")
+    want = _decimal_sum(values, scale)
+    for parts in (1, 3, 8):
+        got = {r.g: (r.s, r.m) for r in df.repartition(parts, F.rand(parts)).groupBy("g")
+               .agg(exact_sum("v", scale).alias("s"), exact_avg("v", scale).alias("m")).collect()}
+        assert got == {"a": (want, want / len(values)), "b": (want, want / len(values)), "c": (None, None)}
+
+
+def test_an_exact_sum_that_would_overflow_its_decimals_is_an_error_not_a_figure(spark):
+    df = spark.createDataFrame([(1e9,), (9e9,), (1.0,)], "v double")
+    with pytest.raises(Exception, match="(?i)overflow|NUMERIC_VALUE_OUT_OF_RANGE|cannot be represented"):
+        df.agg(exact_sum("v")).collect()

@@ -85,10 +85,10 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 10
     """Backfill DAYS days through the real jobs, then time every step of one more day."""
     from genuine.devtools.bench.daily import bench_daily  # lazy: it loads Spark
 
-    cfg = load_cfg(env, set_)       # a bad --set ends here with its one line
+    load_cfg(env, set_)             # a bad --set ends here with its one line, before Spark starts
     f = bench_daily(env, set_ or [], accounts, days, out, seed)
     console.print(f"daily bench: {accounts:,} accounts, {days} days backfilled, then day {f['day']} "
-                  f"({f['day_records']:,} records) on {f['cores']} cores, engine {cfg.lake.engine}; load average "
+                  f"({f['day_records']:,} records) on {f['cores']} cores, engine {f['engine']}; load average "
                   f"{f['load_avg_start'][0]:.1f} -> {f['load_avg_end'][0]:.1f}"
                   + (" (exports reused)" if f["reused_exports"] else ""))
     t = make_table("step", "wall s", "CPU s", "rows", "rows/s", "rows/CPU s", "day records/s",

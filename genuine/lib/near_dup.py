@@ -32,10 +32,9 @@ text before any of this runs). The knobs are an `LshParams` (features.content.ne
    is missed only with the LSH miss probability above.
 3. Skew cap: a band bucket holding more than `max_bucket_size` texts does not emit all its pairs; each
    member is compared with the bucket's representative (its smallest id, a hash of its key: `text_ids`)
-   only. Cost stays linear in
-   such a bucket; near-duplicate links inside it are then a star, which connected components would
-   still join into one cluster, and true near-duplicates usually also meet in a smaller bucket of
-   another band. So raw candidates per text are at most bands x max_bucket_size: linear in texts. The
+   only. Cost stays linear in such a bucket; near-duplicate links inside it are then a star, which
+   connected components would still join into one cluster, and true near-duplicates usually also meet
+   in a smaller bucket of another band. So raw candidates per text are at most bands x max_bucket_size: linear in texts. The
    cap is 16: at 1M accounts the buckets of 17-64 texts alone emitted 250M of the 400M raw pairs.
 """
 

@@ -81,8 +81,8 @@ INCREMENTAL = [
     "full path.", "",
     "**Tolerance.** Counts, histograms and everything computed from them (entropies, shares, active days, "
     "reply median and fast share, per-day rates) are bit-identical to the full path. Gap mean and standard "
-    "deviation come from exact integer sums here and from floating-point running statistics there, and the "
-    "population profile is an average summed in a different order: `gap_cv`, `burstiness`, "
+    "deviation come from exact integer sums here and from floating-point running statistics there (the "
+    "population profile is an exact fixed-point mean on both paths), so `gap_cv`, `burstiness`, "
     "`session_mean_seconds` and `hour_js_distance` agree within 1e-9 relative or 1e-12 absolute, which the "
     "tests assert.", "",
     "**The other families (plan, not implemented):**",

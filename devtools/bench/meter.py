@@ -145,8 +145,7 @@ class _CpuLedger:
     def __init__(self, roots: Mapping[str, int]) -> None:
         self.roots = dict(roots)
         self.start: dict[int, float] = {}
-        self.seen: dict[int, _Seen] = {}
-        self._lock = threading.Lock()
+        self.seen: dict[int, _Seen] = {}     # written by the sampler thread between begin() and end() only
 
     def observe(self) -> dict[int, _Seen]:
         """Read every pid of the named trees now, and remember each as last seen."""
@@ -162,8 +161,7 @@ class _CpuLedger:
                 if ppid not in ignoring:
                     ignoring[ppid] = ignores_sigchld(ppid)
                 now[pid] = _Seen(name, cpu, ignoring[ppid])
-        with self._lock:
-            self.seen.update(now)
+        self.seen.update(now)
         return now
 
     def begin(self) -> None:
@@ -172,15 +170,10 @@ class _CpuLedger:
     def end(self) -> dict[str, float]:
         alive = self.observe()
         out = dict.fromkeys(self.roots, 0.0)
-        with self._lock:
-            for pid, last in self.seen.items():
-                before = self.start.get(pid, 0.0)
-                if pid in alive:
-                    out[last.tree] += last.cpu_s - before
-                elif last.auto_reaped:
-                    out[last.tree] += last.cpu_s - before
-                else:
-                    out[last.tree] -= before
+        for pid, last in self.seen.items():
+            before = self.start.get(pid, 0.0)
+            # a parent that reaped it holds its whole life in cutime: only the part before the span comes off
+            out[last.tree] += (last.cpu_s if pid in alive or last.auto_reaped else 0.0) - before
         return out
 
 
@@ -318,13 +311,13 @@ class ProcessMeter:
         for name in self.processes:
             self._note_lifetime(name, self._hwm_kib(name))
         reading.peaks_per_span = all([reset_peak(pid) for pid in self.processes.values()])
-        ledger = _CpuLedger(self.processes) if _HAS_PROC else None
-        gauges: dict[str, Callable[[], float]] = dict(self.gauges)
+        gauges: dict[str, Callable[[], float]] = {}
         if self.sample_s:
-            gauges |= {f"{n}_children_rss_mib": partial(self._children_rss_mib, n) for n in self.processes}
-        interval = min(self.sample_s or self.cpu_sample_s, self.cpu_sample_s)
-        sampler = _Sampler(gauges if self.sample_s else {}, interval, ledger.observe if ledger else None)
-        cpu0 = self._fallback_cpu() if ledger is None else None
+            gauges = {f"{n}_children_rss_mib": partial(self._children_rss_mib, n) for n in self.processes} | self.gauges
+        ledger = _CpuLedger(self.processes) if _HAS_PROC else None
+        sampler = _Sampler(gauges, min(self.sample_s or self.cpu_sample_s, self.cpu_sample_s),
+                           ledger.observe if ledger else None)
+        cpu0 = self._fallback_cpu()
         if ledger is not None:
             ledger.begin()
         sampler.start()
@@ -340,7 +333,7 @@ class ProcessMeter:
                 reading.cpu_s = ledger.end()
             else:
                 cpu1 = self._fallback_cpu()
-                reading.cpu_s = {name: cpu1[name] - (cpu0 or {})[name] for name in self.processes}
+                reading.cpu_s = {name: cpu1[name] - cpu0[name] for name in self.processes}
             for name, pid in self.processes.items():
                 kib = self._hwm_kib(name)
                 self._note_lifetime(name, kib)

@@ -114,7 +114,12 @@ class ModelConfig(Strict):
     # off, mean, or full_or_mean (the larger of the full model and the mean; docs/model.md, section 12)
     family_vote: Literal["off", "mean", "full_or_mean"] = "off"   # conf/base.yml turns it on
     precision_targets: PrecisionTargets = PrecisionTargets()
-    min_flagged: int = Field(default=10, ge=1)     # a threshold must flag at least this many validation accounts
+    # where the band thresholds are chosen: on the validation split's scores, or on out-of-fold scores
+    # of every non-holdout account (`threshold_folds` refits of the chosen recipe): a human share of
+    # 0.5 % cannot be read off the ~250 humans of a small validation split (docs/model.md, section 12)
+    thresholds_from: Literal["validation", "out_of_fold"] = "validation"   # conf/base.yml: out_of_fold
+    threshold_folds: int = Field(default=3, ge=2)
+    min_flagged: int = Field(default=10, ge=1)     # a threshold must flag at least this many accounts it is chosen on
     hgb: HgbParams = HgbParams()
     logreg: LogRegParams = LogRegParams()
     permutation_repeats: int = Field(default=5, ge=1)

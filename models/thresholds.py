@@ -1,4 +1,5 @@
-"""Score thresholds of the two bands (auto, review), chosen on validation to meet a precision target.
+"""Score thresholds of the two bands (auto, review), chosen on labelled scores no model saw (the validation
+split, or out-of-fold scores: `model.thresholds_from`) to meet a precision target.
 
 The chosen thresholds travel with the registered model version as tags, so scoring, enforcement and an
 audit replay all use the very thresholds training chose for that version.

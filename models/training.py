@@ -167,6 +167,18 @@ def split_roles(y: pd.Series, cfg: ModelConfig, holdout: bool | np.ndarray = Tru
     return role
 
 
+def out_of_fold_scores(X: pd.DataFrame, y: np.ndarray, kind: CandidateKind, cfg: ModelConfig,
+                       families: Mapping[str, str] | None = None) -> np.ndarray:
+    """Each row scored by the calibrated recipe refitted without its fold: scores of every labelled
+    non-holdout account that no model saw, to choose thresholds on more humans than validation holds."""
+    oof = np.full(len(y), np.nan)
+    folds = StratifiedKFold(cfg.threshold_folds, shuffle=True, random_state=cfg.seed + 2)
+    for inner, outer in folds.split(X, y):
+        model = build_calibrated(kind, cfg, len(inner), families).fit(X.iloc[inner], y[inner])
+        oof[outer] = model.predict_proba(X.iloc[outer])[:, 1]
+    return oof
+
+
 def _flat(prefix: str, obj: Any) -> dict[str, Any]:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
@@ -286,13 +298,21 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         with _timed("calibrated_fit", timings):
             model = build_calibrated(chosen, cfg, int(fit.sum()), families).fit(X[fit], y[fit])
         p_val = model.predict_proba(X[val])[:, 1]
-        thresholds, choices = choose_thresholds(y[val], p_val, cfg)
+        if cfg.thresholds_from == "out_of_fold":
+            dev = fit | val
+            with _timed("out_of_fold", timings):
+                y_cut, p_cut = y[dev], out_of_fold_scores(X[dev], y[dev], chosen, cfg, families)
+            where = "oof"
+        else:
+            y_cut, p_cut, where = y[val], p_val, "val"
+        thresholds, choices = choose_thresholds(y_cut, p_cut, cfg)
         for band, ch in choices.items():
             if not ch.met:
-                log.warning("precision target for %s (%.3f) not reachable on validation: band disabled",
-                            band, getattr(cfg.precision_targets, band))
+                log.warning("precision target for %s (%.3f) not reachable on %s scores: band disabled",
+                            band, getattr(cfg.precision_targets, band), cfg.thresholds_from)
         mlflow.log_params(thresholds.as_tags())
-        mlflow.log_metrics(finite_metrics({f"val.threshold_{b}.{k}": float(getattr(c, k)) for b, c in choices.items()
+        mlflow.log_metrics(finite_metrics({f"{where}.threshold_{b}.{k}": float(getattr(c, k))
+                                           for b, c in choices.items()
                                            for k in ("precision", "recall", "flagged", "met")}))
 
         # 3. figures: validation and holdout, per strategy and protected group
@@ -348,6 +368,7 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         version_tags = {**thresholds.as_tags(), **lineage_tags, "chosen_candidate": chosen,
                         "precision_target.auto": str(cfg.precision_targets.auto),
                         "precision_target.review": str(cfg.precision_targets.review),
+                        "thresholds_from": cfg.thresholds_from,
                         "holdout.pr_auc": repr(metrics.get("holdout.pr_auc"))}
         for k, v in version_tags.items():
             client.set_model_version_tag(mcfg.account_model, model_version, k, v)

@@ -14,6 +14,7 @@ from model_synth import FAST, FEATURES, NAMES
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from genuine.core import tracking
 from genuine.core.config import load_config
@@ -21,8 +22,8 @@ from genuine.core.errors import ConfigError
 from genuine.models.config import GatesConfig, ModelConfig
 from genuine.models.labels import latest_labels, point_in_time_join
 from genuine.models.promotion import alias_version, check_gates, evaluate_version, load_holdout, promote
-from genuine.models.thresholds import choose_threshold
-from genuine.models.training import train_account_model
+from genuine.models.thresholds import choose_threshold, choose_thresholds
+from genuine.models.training import build_calibrated, train_account_model
 
 T = dt.datetime
 
@@ -168,6 +169,33 @@ def test_thresholds_meet_precision_targets_on_validation(trained, synthetic):
         assert flagged.sum() >= mcfg.min_flagged
         assert y[flagged].mean() >= target
     assert result.thresholds.auto >= result.thresholds.review
+
+
+def test_out_of_fold_thresholds_are_read_off_scores_no_model_saw(cfg_factory, synthetic):
+    """`thresholds_from: out_of_fold`: the cuts are those of `choose_thresholds` over scikit-learn's own
+    cross_val_predict of every labelled non-holdout account, and they meet the targets on those scores."""
+    cfg = cfg_factory(*FAST, "model.thresholds_from=out_of_fold", "model.candidates=[hgb]",
+                      "model.loso.enabled=false")
+    mcfg = cfg.section("model", ModelConfig)
+    result = train_account_model(synthetic.train_df(), FEATURES, mcfg, truth=synthetic.truth, mlflow_cfg=cfg.mlflow)
+    df = synthetic.train_df().sort_values("account_id")
+    dev = df[~df["account_id"].isin(result.holdout["account_id"])].reset_index(drop=True)
+    assert len(dev) + len(result.holdout) == len(df)
+    y = (dev["label"] == "ai_managed").to_numpy().astype(int)
+    folds = StratifiedKFold(mcfg.threshold_folds, shuffle=True, random_state=mcfg.seed + 2)
+    oof = cross_val_predict(build_calibrated("hgb", mcfg, len(dev)), dev[NAMES], y, cv=folds,
+                            method="predict_proba")[:, 1]
+    expected, choices = choose_thresholds(y, oof, mcfg)
+    assert result.thresholds == expected
+    assert math.isfinite(expected.review) and expected.auto >= expected.review
+    for band, target in (("auto", mcfg.precision_targets.auto), ("review", mcfg.precision_targets.review)):
+        flagged = oof >= expected.as_dict()[band]
+        assert flagged.sum() >= mcfg.min_flagged and y[flagged].mean() >= target
+    client = tracking.configure(cfg.mlflow)
+    m = client.get_run(result.run_id).data.metrics
+    assert m["oof.threshold_review.flagged"] == choices["review"].flagged
+    assert "val.threshold_review.flagged" not in m
+    assert client.get_model_version(result.model_name, result.model_version).tags["thresholds_from"] == "out_of_fold"
 
 
 def test_training_logs_figures_plots_lineage_and_registers(trained, synthetic):

@@ -15,6 +15,10 @@ moment (seeded), checks the lake, re-runs the day and checks again:
   reads later versions (its own earlier commits) and counts what it skipped. Run ids are NOT excluded:
   the daily derives them from the date, so they must be equal.
 
+Each step of the day is aimed at in turn (ingest, features, score, enforce, report, ingest, ...), at a
+moment drawn uniformly inside that step's span in the reference run (its ledger's start and end). A
+trial runs at its own pace, so the step actually interrupted (read from the ledger) is what is reported.
+
 The reference is also re-run once: a finished day must leave every table at its version. Prints the
 trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
 seconds are the waited-for children's: the JVMs PySpark starts are not waited for, so they undercount.
@@ -34,7 +38,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,14 +207,37 @@ def _fresh(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
 
 
-def _running_step(cfg: Config) -> str:
-    """The steps left `running` in the ledger by the kill (what it interrupted)."""
+def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tuple[float, float]]:
+    """Each daily step's (start, end), in seconds after `started` (the reference's launch), from the
+    ledger's rows of its succeeded runs."""
+    from genuine.jobs.daily import STEPS
+
+    windows = {r["job"]: ((r["started_at"] - started).total_seconds(), (r["ended_at"] - started).total_seconds())
+               for r in runs if r["job"] in STEPS and r["status"] == "succeeded"}
+    return {step: windows[step] for step in STEPS if step in windows}
+
+
+def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
+                 rng: random.Random) -> list[tuple[str, float]]:
+    """(step aimed at, seconds after launch) per trial: the steps in turn, uniform inside each step's span.
+    A moment drawn over the whole run lands mostly in the long steps and after a loaded reference's end."""
+    steps = list(windows)
+    aimed = [steps[i % len(steps)] for i in range(trials)]
+    return [(step, rng.uniform(*windows[step])) for step in aimed]
+
+
+def _ledger_rows(cfg: Config) -> list[dict[str, Any]]:
     from deltalake import DeltaTable
 
-    path = Path(cfg.table("runs"))
-    if not (path / "_delta_log").is_dir():
+    return DeltaTable(cfg.table("runs")).to_pyarrow_table(
+        columns=["job", "status", "started_at", "ended_at"]).to_pylist()
+
+
+def _running_step(cfg: Config) -> str:
+    """The steps left `running` in the ledger by the kill (what it interrupted)."""
+    if not (Path(cfg.table("runs")) / "_delta_log").is_dir():
         return "start-up"
-    runs = DeltaTable(str(path)).to_pyarrow_table(columns=["job", "status"]).to_pylist()
+    runs = _ledger_rows(cfg)
     left = sorted(r["job"] for r in runs if r["status"] == "running" and r["job"] != "daily")
     return ",".join(left) or "between steps"
 
@@ -244,7 +271,9 @@ def chaos(args: argparse.Namespace) -> int:
     ref_root = out / "reference"
     _fresh(out / "base", ref_root)
     ref_cfg = _cfg(args.env, sets, ref_root)
+    launched = datetime.now(UTC)
     ref_wall = runner.run(runner.argv(ref_root, *daily))
+    windows = step_windows(_ledger_rows(ref_cfg), launched)
     before = versions(ref_cfg)
     want = content(ref_cfg)
     violations = [f"reference: {v}" for v in partial_versions(ref_cfg) + duplicates(ref_cfg)]
@@ -254,13 +283,15 @@ def chaos(args: argparse.Namespace) -> int:
         violations.append(f"reference re-run of a finished day wrote new versions: {moved}")
     log.info("reference day %s: %.0f s wall; a second run changed %d tables", day, ref_wall, len(moved))
 
-    rng = random.Random(args.seed)
+    log.info("reference steps (s after launch): %s",
+             {k: (round(a, 1), round(b, 1)) for k, (a, b) in windows.items()})
+
     where: Counter[str] = Counter()
+    moments = kill_moments(windows, args.trials, random.Random(args.seed))
     trial_root = out / "trial"
-    for i in range(args.trials):
+    for i, (aimed, at) in enumerate(moments):
         _fresh(out / "base", trial_root)
         cfg = _cfg(args.env, sets, trial_root)
-        at = rng.uniform(0, ref_wall)
         proc, logf = runner.start(runner.argv(trial_root, *daily))
         try:
             proc.wait(timeout=at)
@@ -277,17 +308,19 @@ def chaos(args: argparse.Namespace) -> int:
             found.append(f"the re-run failed: {exc}")
         else:
             found += partial_versions(cfg) + duplicates(cfg) + differences(content(cfg), want)
-        log.info("trial %d/%d: killed at %.1f s (%s): %s", i + 1, args.trials, at, killed,
+        log.info("trial %d/%d: aimed at %s, killed at %.1f s (%s): %s", i + 1, args.trials, aimed, at, killed,
                  "; ".join(found) or "no violation")
         violations += [f"trial {i + 1} (kill at {at:.1f} s, {killed}): {v}" for v in found]
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = {"trials": args.trials, "violations": len(violations), "accounts": args.accounts, "days": args.days,
                "seed": args.seed, "day": day.isoformat(), "reference_wall_s": round(ref_wall, 1),
+               "reference_steps_s": {k: [round(a, 1), round(b, 1)] for k, (a, b) in windows.items()},
                "wall_s": round(time.monotonic() - t_start, 1),
                "cpu_s_children": round(usage.ru_utime + usage.ru_stime, 1),
                "load_average_start": [round(x, 2) for x in load_start],
-               "load_average_end": [round(x, 2) for x in os.getloadavg()], "killed_in": dict(where)}
+               "load_average_end": [round(x, 2) for x in os.getloadavg()], "killed_in": dict(where),
+               "aimed_at": dict(Counter(step for step, _ in moments))}
     for v in violations:
         print(f"VIOLATION {v}")
     print(json.dumps(figures, indent=1))

@@ -1,0 +1,39 @@
+"""The chaos script's kill moments: every step of the day is aimed at, inside its span in the reference."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from genuine.devtools.chaos import kill_moments, step_windows
+
+LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
+
+
+def _row(job: str, start_s: float, end_s: float, status: str = "succeeded") -> dict:
+    return {"job": job, "status": status, "started_at": LAUNCH + timedelta(seconds=start_s),
+            "ended_at": LAUNCH + timedelta(seconds=end_s)}
+
+
+def test_step_windows_are_the_succeeded_step_runs_in_the_days_order():
+    rows = [_row("report", 200.5, 230.0), _row("daily", 9.0, 231.0), _row("ingest", 10.0, 60.25),
+            _row("features", 11.0, 12.0, status="failed"), _row("features", 61.0, 150.0),
+            _row("score", 151.0, 170.0), _row("enforce", 171.0, 199.0), _row("train", 0.0, 5.0)]
+    got = step_windows(rows, LAUNCH)
+    assert list(got.items()) == [("ingest", (10.0, 60.25)), ("features", (61.0, 150.0)), ("score", (151.0, 170.0)),
+                                 ("enforce", (171.0, 199.0)), ("report", (200.5, 230.0))]
+
+
+def test_kill_moments_take_the_steps_in_turn_inside_their_spans():
+    windows = {"ingest": (10.0, 60.0), "features": (61.0, 150.0), "score": (151.0, 152.0),
+               "enforce": (171.0, 199.0), "report": (200.0, 230.0)}
+    moments = kill_moments(windows, 20, random.Random(7))
+    assert [step for step, _ in moments] == list(windows) * 4
+    assert all(windows[step][0] <= at <= windows[step][1] for step, at in moments)
+    assert Counter(step for step, _ in moments) == {step: 4 for step in windows}
+    assert moments == kill_moments(windows, 20, random.Random(7))
+    # a day without an export has no ingest step: the other four share the trials
+    no_ingest = {k: v for k, v in windows.items() if k != "ingest"}
+    assert Counter(step for step, _ in kill_moments(no_ingest, 6, random.Random(1))) == \
+        {"features": 2, "score": 2, "enforce": 1, "report": 1}

@@ -46,7 +46,7 @@ from genuine.models.labels import prepare_training_data
 from genuine.models.monitoring import drift_reference
 from genuine.models.novelty import NoveltyScorer
 from genuine.models.pyfunc import log_account_model
-from genuine.models.thresholds import Thresholds, choose_thresholds
+from genuine.models.thresholds import ThresholdChoice, Thresholds, choose_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,17 @@ def out_of_fold_scores(X: pd.DataFrame, y: np.ndarray, kind: CandidateKind, cfg:
     return oof
 
 
+def band_thresholds(model: Any, X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, val: np.ndarray,
+                    kind: CandidateKind, cfg: ModelConfig, families: Mapping[str, str] | None = None,
+                    ) -> tuple[Thresholds, dict[str, ThresholdChoice], str]:
+    """Both bands' thresholds, read off the scores `model.thresholds_from` names, and that source's
+    metric prefix: `model`'s on the validation split ("val"), or out of fold over fit + validation ("oof")."""
+    if cfg.thresholds_from == "out_of_fold":
+        dev = fit | val
+        return (*choose_thresholds(y[dev], out_of_fold_scores(X[dev], y[dev], kind, cfg, families), cfg), "oof")
+    return (*choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], cfg), "val")
+
+
 def _flat(prefix: str, obj: Any) -> dict[str, Any]:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
@@ -298,14 +309,8 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
         with _timed("calibrated_fit", timings):
             model = build_calibrated(chosen, cfg, int(fit.sum()), families).fit(X[fit], y[fit])
         p_val = model.predict_proba(X[val])[:, 1]
-        if cfg.thresholds_from == "out_of_fold":
-            dev = fit | val
-            with _timed("out_of_fold", timings):
-                y_cut, p_cut = y[dev], out_of_fold_scores(X[dev], y[dev], chosen, cfg, families)
-            where = "oof"
-        else:
-            y_cut, p_cut, where = y[val], p_val, "val"
-        thresholds, choices = choose_thresholds(y_cut, p_cut, cfg)
+        with _timed("thresholds", timings):
+            thresholds, choices, where = band_thresholds(model, X, y, fit, val, chosen, cfg, families)
         for band, ch in choices.items():
             if not ch.met:
                 log.warning("precision target for %s (%.3f) not reachable on %s scores: band disabled",

@@ -4,7 +4,7 @@ On a simulated platform already ingested and featurized (the demo's lake, or any
 simulator's `_truth/accounts.parquet`), for each AI strategy in turn:
 1. every label of that strategy is removed: the platform has never seen it;
 2. day by day: the account model is retrained on the labels so far (the training recipe: calibrated
-   candidate with its novelty column, thresholds from a validation split), every account is scored,
+   candidate with its novelty column, thresholds as `model.thresholds_from` says), every account is scored,
    the enforcement policy (`decide`, with its exploration slots) and the queue order (`interleave_rank`)
    pick what moderators open, the first `capacity` unlabelled items are decided by simulated moderators
    (the truth, wrong at the simulator's moderator error rate), and their decisions become labels;
@@ -46,8 +46,13 @@ from genuine.enforcement.schemas import OUTCOME_REVIEW, SCORE_INPUT
 from genuine.features.catalog import ALL_FEATURES, BY_NAME
 from genuine.models.config import ModelConfig
 from genuine.models.labels import latest_labels, read_truth
-from genuine.models.thresholds import choose_thresholds
-from genuine.models.training import build_calibrated, build_novelty, feature_families, split_roles
+from genuine.models.training import (
+    band_thresholds,
+    build_calibrated,
+    build_novelty,
+    feature_families,
+    split_roles,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +86,7 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
     fit, val = role == "fit", role == "validation"
     families = feature_families([BY_NAME[n] for n in names if n in BY_NAME])   # catalogued features only
     model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum()), families).fit(X[fit], y[fit])
-    thresholds, _ = choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], mcfg)
+    thresholds, _, _ = band_thresholds(model, X, y, fit, val, mcfg.candidates[0], mcfg, families)
     return model, thresholds, build_novelty(mcfg).fit(X[fit])
 
 

@@ -209,11 +209,11 @@ def _fresh(src: Path, dst: Path) -> None:
 
 def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tuple[float, float]]:
     """Each daily step's (start, end), in seconds after `started` (the reference's launch), from the
-    ledger's rows of its succeeded runs."""
+    ledger's rows of its succeeded runs since then (the lake also holds the backfilled days' runs)."""
     from genuine.jobs.daily import STEPS
 
     windows = {r["job"]: ((r["started_at"] - started).total_seconds(), (r["ended_at"] - started).total_seconds())
-               for r in runs if r["job"] in STEPS and r["status"] == "succeeded"}
+               for r in runs if r["job"] in STEPS and r["status"] == "succeeded" and r["started_at"] >= started}
     return {step: windows[step] for step in STEPS if step in windows}
 
 
@@ -222,6 +222,8 @@ def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
     """(step aimed at, seconds after launch) per trial: the steps in turn, uniform inside each step's span.
     A moment drawn over the whole run lands mostly in the long steps and after a loaded reference's end."""
     steps = list(windows)
+    if not steps:
+        raise ValueError("the reference run's ledger has no step run since its launch: nothing to aim at")
     aimed = [steps[i % len(steps)] for i in range(trials)]
     return [(step, rng.uniform(*windows[step])) for step in aimed]
 

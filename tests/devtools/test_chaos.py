@@ -6,6 +6,8 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from genuine.devtools.chaos import kill_moments, step_windows
 
 LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
@@ -16,10 +18,12 @@ def _row(job: str, start_s: float, end_s: float, status: str = "succeeded") -> d
             "ended_at": LAUNCH + timedelta(seconds=end_s)}
 
 
-def test_step_windows_are_the_succeeded_step_runs_in_the_days_order():
+def test_step_windows_are_the_succeeded_step_runs_since_the_launch_in_the_days_order():
     rows = [_row("report", 200.5, 230.0), _row("daily", 9.0, 231.0), _row("ingest", 10.0, 60.25),
             _row("features", 11.0, 12.0, status="failed"), _row("features", 61.0, 150.0),
-            _row("score", 151.0, 170.0), _row("enforce", 171.0, 199.0), _row("train", 0.0, 5.0)]
+            _row("score", 151.0, 170.0), _row("enforce", 171.0, 199.0), _row("train", 0.0, 5.0),
+            # the day before, backfilled into the same lake before the launch
+            _row("ingest", -330.0, -250.0), _row("report", -16.0, -8.0)]
     got = step_windows(rows, LAUNCH)
     assert list(got.items()) == [("ingest", (10.0, 60.25)), ("features", (61.0, 150.0)), ("score", (151.0, 170.0)),
                                  ("enforce", (171.0, 199.0)), ("report", (200.5, 230.0))]
@@ -37,3 +41,5 @@ def test_kill_moments_take_the_steps_in_turn_inside_their_spans():
     no_ingest = {k: v for k, v in windows.items() if k != "ingest"}
     assert Counter(step for step, _ in kill_moments(no_ingest, 6, random.Random(1))) == \
         {"features": 2, "score": 2, "enforce": 1, "report": 1}
+    with pytest.raises(ValueError, match="nothing to aim at"):
+        kill_moments({}, 3, random.Random(1))

@@ -285,8 +285,8 @@ def chaos(args: argparse.Namespace) -> int:
         violations.append(f"reference re-run of a finished day wrote new versions: {moved}")
     log.info("reference day %s: %.0f s wall; a second run changed %d tables", day, ref_wall, len(moved))
 
-    log.info("reference steps (s after launch): %s",
-             {k: (round(a, 1), round(b, 1)) for k, (a, b) in windows.items()})
+    steps_s = {k: [round(a, 1), round(b, 1)] for k, (a, b) in windows.items()}
+    log.info("reference steps (s after launch): %s", steps_s)
 
     where: Counter[str] = Counter()
     moments = kill_moments(windows, args.trials, random.Random(args.seed))
@@ -317,7 +317,7 @@ def chaos(args: argparse.Namespace) -> int:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = {"trials": args.trials, "violations": len(violations), "accounts": args.accounts, "days": args.days,
                "seed": args.seed, "day": day.isoformat(), "reference_wall_s": round(ref_wall, 1),
-               "reference_steps_s": {k: [round(a, 1), round(b, 1)] for k, (a, b) in windows.items()},
+               "reference_steps_s": steps_s,
                "wall_s": round(time.monotonic() - t_start, 1),
                "cpu_s_children": round(usage.ru_utime + usage.ru_stime, 1),
                "load_average_start": [round(x, 2) for x in load_start],

@@ -179,15 +179,19 @@ def out_of_fold_scores(X: pd.DataFrame, y: np.ndarray, kind: CandidateKind, cfg:
     return oof
 
 
-def band_thresholds(model: Any, X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, val: np.ndarray,
+# the metric prefix of the scores each `model.thresholds_from` reads the cuts off
+THRESHOLD_SCORES: dict[str, str] = {"validation": "val", "out_of_fold": "oof"}
+
+
+def band_thresholds(p_val: np.ndarray, X: pd.DataFrame, y: np.ndarray, fit: np.ndarray, val: np.ndarray,
                     kind: CandidateKind, cfg: ModelConfig, families: Mapping[str, str] | None = None,
-                    ) -> tuple[Thresholds, dict[str, ThresholdChoice], str]:
-    """Both bands' thresholds, read off the scores `model.thresholds_from` names, and that source's
-    metric prefix: `model`'s on the validation split ("val"), or out of fold over fit + validation ("oof")."""
+                    ) -> tuple[Thresholds, dict[str, ThresholdChoice]]:
+    """Both bands' thresholds, read off the scores `model.thresholds_from` names: `p_val` (the fitted
+    model's on the validation split), or out of fold over fit + validation."""
     if cfg.thresholds_from == "out_of_fold":
         dev = fit | val
-        return (*choose_thresholds(y[dev], out_of_fold_scores(X[dev], y[dev], kind, cfg, families), cfg), "oof")
-    return (*choose_thresholds(y[val], model.predict_proba(X[val])[:, 1], cfg), "val")
+        return choose_thresholds(y[dev], out_of_fold_scores(X[dev], y[dev], kind, cfg, families), cfg)
+    return choose_thresholds(y[val], p_val, cfg)
 
 
 def _flat(prefix: str, obj: Any) -> dict[str, Any]:
@@ -310,12 +314,13 @@ def train_account_model(train_df: pd.DataFrame, features: Sequence[Feature], cfg
             model = build_calibrated(chosen, cfg, int(fit.sum()), families).fit(X[fit], y[fit])
         p_val = model.predict_proba(X[val])[:, 1]
         with _timed("thresholds", timings):
-            thresholds, choices, where = band_thresholds(model, X, y, fit, val, chosen, cfg, families)
+            thresholds, choices = band_thresholds(p_val, X, y, fit, val, chosen, cfg, families)
         for band, ch in choices.items():
             if not ch.met:
                 log.warning("precision target for %s (%.3f) not reachable on %s scores: band disabled",
                             band, getattr(cfg.precision_targets, band), cfg.thresholds_from)
         mlflow.log_params(thresholds.as_tags())
+        where = THRESHOLD_SCORES[cfg.thresholds_from]
         mlflow.log_metrics(finite_metrics({f"{where}.threshold_{b}.{k}": float(getattr(c, k))
                                            for b, c in choices.items()
                                            for k in ("precision", "recall", "flagged", "met")}))

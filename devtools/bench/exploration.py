@@ -86,7 +86,8 @@ def _fit(p: Platform, labels: pd.DataFrame, names: list[str], mcfg: ModelConfig)
     fit, val = role == "fit", role == "validation"
     families = feature_families([BY_NAME[n] for n in names if n in BY_NAME])   # catalogued features only
     model = build_calibrated(mcfg.candidates[0], mcfg, int(fit.sum()), families).fit(X[fit], y[fit])
-    thresholds, _, _ = band_thresholds(model, X, y, fit, val, mcfg.candidates[0], mcfg, families)
+    thresholds, _ = band_thresholds(model.predict_proba(X[val])[:, 1], X, y, fit, val, mcfg.candidates[0],
+                                    mcfg, families)
     return model, thresholds, build_novelty(mcfg).fit(X[fit])
 
 

@@ -317,7 +317,7 @@ class ProcessMeter:
         ledger = _CpuLedger(self.processes) if _HAS_PROC else None
         sampler = _Sampler(gauges, min(self.sample_s or self.cpu_sample_s, self.cpu_sample_s),
                            ledger.observe if ledger else None)
-        cpu0 = self._fallback_cpu()
+        cpu0 = self._fallback_cpu() if ledger is None else {}    # the ledger has its own start
         if ledger is not None:
             ledger.begin()
         sampler.start()

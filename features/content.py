@@ -183,13 +183,25 @@ def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFr
     docs = near_dup_documents(texts, interactions, cfg)
     pairs = materialize(near_duplicates(docs, nd.lsh, local_checkpoints=cfg.local_checkpoints),
                         local_checkpoints=cfg.local_checkpoints)
-    own_texts = texts.where(F.char_length("norm") >= nd.min_chars).select("account_id", "key").distinct()
+    post_keys = texts.select("account_id", "key", F.char_length("norm").alias("chars"))
+    return combine_content(accounts, posts, post_scores, post_text_stats(texts, cfg), post_keys,
+                           docs.select("account_id", "key").distinct(), pairs, cfg)
 
+
+def combine_content(accounts: DataFrame, posts: DataFrame, post_scores: DataFrame, per_post: DataFrame,
+                    post_keys: DataFrame, members: DataFrame, pairs: DataFrame, cfg: ContentConfig) -> DataFrame:
+    """The family from its per-post parts, shared by the full and the incremental path.
+
+    per_post: POST_STATS per post with text; post_keys: (account_id, key, chars) per post (key NULL for an
+    empty normalized text); members: distinct (account_id, key) of the near-duplicate corpus; pairs: its
+    verified near-duplicate pairs.
+    """
+    own_texts = post_keys.where(F.col("chars") >= cfg.near_dup.min_chars).select("account_id", "key").distinct()
     parts = [
-        _text_features(texts, cfg),
-        _template_reuse(texts, own_pairs(own_texts, pairs)),
+        text_features(per_post),
+        _template_reuse(post_keys, own_pairs(own_texts, pairs)),
         _ai_text(posts, post_scores, cfg),
-        _near_dup_reach(docs.select("account_id", "key").distinct(), pairs, cfg.sketch_lg_k),
+        _near_dup_reach(members, pairs, cfg.sketch_lg_k),
         _media(posts, accounts, cfg.sketch_lg_k),
     ]
     # Each part has at most one row per account: stack them and take each column's only non-null value,
@@ -200,10 +212,10 @@ def content_features(accounts: DataFrame, posts: DataFrame, interactions: DataFr
     return base.join(merged, "account_id", "left").select("account_id", *[_final(f) for f in FEATURES])
 
 
-def post_texts(posts: DataFrame, cfg: ContentConfig) -> DataFrame:
-    """(post_id, account_id, text, norm, key): the text of each post, its normalized form and that form's key."""
+def post_texts(posts: DataFrame, cfg: ContentConfig, keep: tuple[str, ...] = ("post_id", "account_id")) -> DataFrame:
+    """(`keep`, text, norm, key): the text of each post, its normalized form and that form's key."""
     text = ts.post_text(*[F.col(c) for c in cfg.text_fields])
-    return (posts.select("post_id", "account_id", text.alias("text"))
+    return (posts.select(*keep, text.alias("text"))
             .withColumn("norm", ts.normalize(F.col("text")))
             .withColumn("key", F.when(F.col("norm") != "", F.sha2("norm", 256))))
 
@@ -219,13 +231,19 @@ def near_dup_documents(texts: DataFrame, interactions: DataFrame, cfg: ContentCo
     return docs.where((F.char_length("norm") >= cfg.near_dup.min_chars) & F.col("account_id").isNotNull())
 
 
-def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
+# The per-post text statistics that `text_features` averages per account (also stored per post by the
+# incremental path, features/content_partials.py).
+POST_STATS = ("len", "div", "rep", "punct", "emoji", "han")
+
+
+def post_text_stats(texts: DataFrame, cfg: ContentConfig, keep: tuple[str, ...] = ("account_id",)) -> DataFrame:
+    """`keep` + POST_STATS per post with some text (`texts` as from post_texts)."""
     # Tokens once per post (the optimizer does not inline an expensive column used three times).
     with_tokens = texts.where(F.col("text").isNotNull()).select(
-        "account_id", "text", ts.tokens(F.col("text")).alias("_tok"))
+        *keep, "text", ts.tokens(F.col("text")).alias("_tok"))
     tok = F.col("_tok")
-    per_post = with_tokens.select(
-        "account_id",
+    return with_tokens.select(
+        *keep,
         F.char_length("text").alias("len"),
         ts.lexical_diversity(tok).alias("div"),
         ts.repeated_ngram_rate(tok, cfg.ngram_tokens).alias("rep"),
@@ -233,6 +251,10 @@ def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
         ts.char_rate(F.col("text"), ts.EMOJI).alias("emoji"),
         ts.han_token_share(F.col("text"), tok).alias("han"),
     )
+
+
+def text_features(per_post: DataFrame) -> DataFrame:
+    """Per account: its posts with text and the means of their POST_STATS."""
     return per_post.groupBy("account_id").agg(
         F.count(F.lit(1)).alias("text_posts"),
         ordered_avg("len").alias("text_length_mean"),
@@ -244,9 +266,9 @@ def _text_features(texts: DataFrame, cfg: ContentConfig) -> DataFrame:
     )
 
 
-def _template_reuse(texts: DataFrame, own_pairs: DataFrame) -> DataFrame:
+def _template_reuse(post_keys: DataFrame, own_pairs: DataFrame) -> DataFrame:
     """Share of posts with normalized text that equal or nearly duplicate another post of the account."""
-    posts = texts.where(F.col("key").isNotNull()).select("account_id", "key")
+    posts = post_keys.where(F.col("key").isNotNull()).select("account_id", "key")
     equal = (posts.groupBy("account_id", "key").agg(F.count(F.lit(1)).alias("_c"))
              .where(F.col("_c") >= 2).select("account_id", "key"))
     near = own_pairs.select("account_id", F.col("key_a").alias("key")).unionByName(

@@ -22,6 +22,7 @@ from genuine.features.behaviour_partials import behaviour_from_partials
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
 from genuine.features.change import ChangeConfig, change_features
 from genuine.features.content import ContentConfig, content_features
+from genuine.features.content_partials import content_from_partials
 from genuine.features.network import NetworkConfig, network_features
 from genuine.features.registry import FAMILIES, Family
 from genuine.features.reports import ReportsConfig, report_features
@@ -42,7 +43,7 @@ class SnapshotConfig(Strict):
 class FeaturesConfig(Strict):
     """The whole `features` section, validated at once so a typo in any key is an error naming it."""
 
-    # Behaviour family from the per-day partial tables instead of the whole history (same values).
+    # Behaviour and content families from per-day state tables instead of the whole history (same values).
     incremental: bool = False
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     separation: SeparationConfig = Field(default_factory=SeparationConfig)
@@ -132,6 +133,9 @@ class Inputs:
     # With both set (features.incremental), the behaviour family combines these instead of the events.
     behaviour_partials: DataFrame | None = None
     behaviour_replies: DataFrame | None = None
+    # With both set (features.incremental), the content family combines these instead of the texts.
+    content_docs: DataFrame | None = None
+    content_texts: DataFrame | None = None
 
 
 def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
@@ -148,6 +152,8 @@ def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
         # cut by behaviour_from_partials itself (days <= as_of's, first comments <= as_of)
         behaviour_partials=inp.behaviour_partials,
         behaviour_replies=inp.behaviour_replies,
+        content_docs=inp.content_docs,       # cut by content_from_partials (days <= as_of's)
+        content_texts=inp.content_texts,
     )
 
 
@@ -162,6 +168,9 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
                                        cfgs.behaviour)
     if family == "behaviour":
         return behaviour_features(inp.accounts, inp.posts, inp.interactions, as_of, cfgs.behaviour)
+    if family == "content" and inp.content_docs is not None and inp.content_texts is not None:
+        return content_from_partials(inp.accounts, inp.posts, inp.post_scores, inp.content_docs, inp.content_texts,
+                                     as_of, cfgs.content)
     if family == "content":
         return content_features(inp.accounts, inp.posts, inp.interactions, inp.post_scores, cfgs.content)
     if family == "network":

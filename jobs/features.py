@@ -23,18 +23,7 @@ from genuine.core import catalog, tracking
 from genuine.core.config import Config
 from genuine.core.errors import TruthError
 from genuine.core.lake import Lake
-from genuine.core.ledger import RunLedger
 from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
-from genuine.features.behaviour import BehaviourConfig
-from genuine.features.behaviour_partials import (
-    DAYS_SCHEMA,
-    PARTIALS_SCHEMA,
-    REPLIES_SCHEMA,
-    behaviour_day_partials,
-    reply_ledger_rows,
-    settings_hash,
-    stale_days,
-)
 from genuine.features.catalog import FEATURE_TABLE
 from genuine.features.checkpoints import run_checkpoints
 from genuine.features.post_scores import no_scores, text_model_uri, unscored_texts
@@ -48,6 +37,7 @@ from genuine.features.snapshot import (
     committed_run,
     default_snapshot_date,
 )
+from genuine.features.state import update_behaviour_state, update_content_state
 from genuine.jobs.common import JobContext, base_parser, config_from, job
 from genuine.jobs.io import merge, read_pinned
 from genuine.models.text_detector import score_posts
@@ -109,7 +99,10 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     if fcfg.incremental:
         partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                                    fcfg.behaviour, ledger)
-        inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies)
+        docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
+                                           fcfg.content, ledger)
+        inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies, content_docs=docs,
+                         content_texts=texts)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()
     try:
         n = snap.count()
@@ -123,49 +116,6 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     log.info("feature snapshot %s: %d accounts -> %s (version %s)", snapshot_date, n, lake.uri(JOB), result.version)
     return FeatureRun(ctx.run_id, snapshot_date, n, result.version, versions,
                       skipped=result.skipped if result.version is None else None)
-
-
-PARTIALS, REPLIES, DAYS = "behaviour_partials", "behaviour_replies", "behaviour_days"
-
-
-def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
-                           bcfg: BehaviourConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
-    """Bring the behaviour partials and reply ledger up to date for the event days up to `through`, and return
-    both tables. A day is rewritten when it has no partials, when its event count moved since they were
-    computed (late events) or when they were computed with other settings (`stale_days`, from the
-    `behaviour_days` manifest). From the first such day on, every day is rewritten (partition overwrite, so a
-    retry replaces rather than adds), as the ledger of a day depends on the days before it; the manifest is
-    written last, so a run killed before it leaves those days stale, and it forgets the days after `through`,
-    which the rewritten ledger may have changed. A re-run with nothing stale writes nothing."""
-    day = F.col(catalog.EVENT_DATE)
-    active = (posts.where(F.col("account_id").isNotNull()).select(day)
-              .union(interactions.where(F.col("actor_id").isNotNull()).select(day)))
-    events = {r[0]: int(r[1]) for r in active.where(day <= F.lit(through)).groupBy(day).count().collect()
-              if r[0] is not None}
-    manifest = ({r[0]: (r[1], r[2]) for r in lake.read(DAYS).select(catalog.EVENT_DATE, "events", "config_hash")
-                 .collect()} if lake.exists(DAYS) else {})
-    config_hash = settings_hash(bcfg)
-    stale = stale_days(events, manifest, config_hash)
-    if stale:
-        first = next(iter(stale))
-        log.info("behaviour partials: %d stale day(s) up to %s (%s); rewriting %s..%s", len(stale), through,
-                 "; ".join(f"{d}: {why}" for d, why in list(stale.items())[:3]) + ("; ..." if len(stale) > 3 else ""),
-                 first, through)
-        sel = (day >= F.lit(first)) & (day <= F.lit(through))
-        pred = f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}' AND {catalog.EVENT_DATE} <= DATE'{through.isoformat()}'"
-        earlier = lake.read(REPLIES).where(day < F.lit(first)) if lake.exists(REPLIES) else None
-        # materialized before the write: the new rows are computed from the table being written
-        rows = reply_ledger_rows(posts, interactions.where(sel), earlier).localCheckpoint()
-        parts = behaviour_day_partials(posts.where(sel), interactions.where(sel), bcfg)
-        days = lake.spark.createDataFrame([(d, n, config_hash) for d, n in sorted(events.items()) if d >= first],
-                                          DAYS_SCHEMA)
-        for table, df, schema, where in ((PARTIALS, parts, PARTIALS_SCHEMA, pred), (REPLIES, rows, REPLIES_SCHEMA, pred),
-                                         (DAYS, days, DAYS_SCHEMA, f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'")):
-            result = lake.overwrite(table, df, predicate=where, schema=schema,
-                                    partition_by=catalog.table(table).partition_by)
-            if ledger is not None:
-                ledger.wrote(table, result)
-    return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
 
 
 def parser() -> argparse.ArgumentParser:

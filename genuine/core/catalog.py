@@ -110,6 +110,12 @@ _TABLES = [
           schema_owner="genuine.features.behaviour_partials:REPLIES_SCHEMA"),
     # which days the two tables above hold, with their event counts and settings hash (one row per day)
     Table("behaviour_days", None, (EVENT_DATE,), schema_owner="genuine.features.behaviour_partials:DAYS_SCHEMA"),
+    # incremental content features (genuine.features.content_partials): posts and comments by UTC day, their
+    # distinct comparable texts with LSH band keys (appended, never rewritten under the same settings), manifest
+    Table("content_docs", None, ("account_id", "source", "key", EVENT_DATE), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.content_partials:DOCS_SCHEMA"),
+    Table("content_texts", None, ("key",), schema_owner="genuine.features.content_partials:TEXTS_SCHEMA"),
+    Table("content_days", None, (EVENT_DATE,), schema_owner="genuine.features.content_partials:DAYS_SCHEMA"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
     Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),

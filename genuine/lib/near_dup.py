@@ -88,7 +88,27 @@ def near_duplicates(texts: DataFrame, p: LshParams, *, local_checkpoints: bool =
     shingles = materialize(shingle_sets(ids.select(F.col("_id").alias("key"), "norm"), p),
                            local_checkpoints=local_checkpoints)
     bands = materialize(minhash_bands(shingles, p), local_checkpoints=local_checkpoints)
-    id_pairs = near_dup_pairs(bands, shingles, p)
+    return keyed_pairs(near_dup_pairs(bands, shingles, p), ids)
+
+
+def near_duplicates_of_bands(texts: DataFrame, p: LshParams, *, local_checkpoints: bool = False) -> DataFrame:
+    """`near_duplicates` of distinct (key, norm, bands) rows whose band keys were computed earlier
+    (`minhash_band_arrays`, e.g. when the text was first seen): the same pairs, without the MinHash.
+
+    Only the texts that meet a candidate are shingled again, for the exact check.
+    """
+    ids = text_ids(texts.select("key", "norm", "bands"), local_checkpoints=local_checkpoints)
+    bands = ids.select(F.col("_id").alias("key"), F.explode("bands").alias("bucket"))
+    candidates = materialize(candidate_pairs(bands, p), local_checkpoints=local_checkpoints)
+    met = (candidates.select(F.col("key_a").alias("_id")).union(candidates.select(F.col("key_b").alias("_id")))
+           .distinct())
+    shingles = materialize(shingle_sets(ids.join(met, "_id", "left_semi").select(F.col("_id").alias("key"), "norm"),
+                                        p), local_checkpoints=local_checkpoints)
+    return keyed_pairs(verified_pairs(candidates, shingles, p), ids)
+
+
+def keyed_pairs(id_pairs: DataFrame, ids: DataFrame) -> DataFrame:
+    """Pairs of 64-bit text ids -> pairs of the texts' keys (`ids`: key, _id)."""
     key_a = ids.select(F.col("_id").alias("key_a"), F.col("key").alias("_ka"))
     key_b = ids.select(F.col("_id").alias("key_b"), F.col("key").alias("_kb"))
     return (id_pairs.join(key_a, "key_a").join(key_b, "key_b")
@@ -177,14 +197,19 @@ def minhash_signatures(shingles: DataFrame, p: LshParams) -> DataFrame:
     return shingles.select("key", "shingles").mapInArrow(sign, out_schema)
 
 
-def minhash_bands(shingles: DataFrame, p: LshParams) -> DataFrame:
-    """(key, shingles) -> (key, bucket): one bucket row per text per LSH band."""
+def minhash_band_arrays(shingles: DataFrame, p: LshParams) -> DataFrame:
+    """(key, shingles) -> (key, bands): the `bands` bucket keys of each text, in band order."""
     r = p.rows_per_band
     # Band j's bucket is a 64-bit hash of (j, its r min-hashes); a collision only adds a candidate,
     # which the exact verification then rejects.
     band_keys = F.transform(F.sequence(F.lit(0), F.lit(p.bands - 1)),
                             lambda j: F.xxhash64(j, F.slice("_h", j * r + 1, F.lit(r))))
-    return minhash_signatures(shingles, p).select("key", F.explode(band_keys).alias("bucket"))
+    return minhash_signatures(shingles, p).select("key", band_keys.alias("bands"))
+
+
+def minhash_bands(shingles: DataFrame, p: LshParams) -> DataFrame:
+    """(key, shingles) -> (key, bucket): one bucket row per text per LSH band."""
+    return minhash_band_arrays(shingles, p).select("key", F.explode("bands").alias("bucket"))
 
 
 def near_dup_pairs(bands: DataFrame, shingles: DataFrame, p: LshParams) -> DataFrame:
@@ -192,6 +217,11 @@ def near_dup_pairs(bands: DataFrame, shingles: DataFrame, p: LshParams) -> DataF
 
     Oversized buckets link members to the representative only (module docstring, step 3).
     """
+    return verified_pairs(candidate_pairs(bands, p), shingles, p)
+
+
+def candidate_pairs(bands: DataFrame, p: LshParams) -> DataFrame:
+    """Candidate pairs (key_a, key_b), key_a < key_b, sharing a bucket in `min_shared_bands` bands."""
     w = Window.partitionBy("bucket")
     sized = (bands.withColumn("_n", F.count(F.lit(1)).over(w)).withColumn("_rep", F.min("key").over(w))
              .where(F.col("_n") >= 2))
@@ -204,9 +234,13 @@ def near_dup_pairs(bands: DataFrame, shingles: DataFrame, p: LshParams) -> DataF
                    .select(F.col("_rep").alias("key_a"), F.col("key").alias("key_b")))
     # A pair emitted by fewer than min_shared_bands bands is dropped (module docstring, step 2): the count
     # is one aggregation that replaces the distinct it needs anyway.
-    candidates = (pairs_small.unionByName(pairs_large).groupBy("key_a", "key_b")
-                  .agg(F.count(F.lit(1)).alias("_bands")).where(F.col("_bands") >= p.min_shared_bands)
-                  .select("key_a", "key_b"))
+    return (pairs_small.unionByName(pairs_large).groupBy("key_a", "key_b")
+            .agg(F.count(F.lit(1)).alias("_bands")).where(F.col("_bands") >= p.min_shared_bands)
+            .select("key_a", "key_b"))
+
+
+def verified_pairs(candidates: DataFrame, shingles: DataFrame, p: LshParams) -> DataFrame:
+    """The candidates whose exact Jaccard distance of shingle sets is <= `max_jaccard_distance`."""
     sa = shingles.select(F.col("key").alias("key_a"), F.col("shingles").alias("_sa"))
     sb = shingles.select(F.col("key").alias("key_b"), F.col("shingles").alias("_sb"))
     inter = F.size(F.array_intersect("_sa", "_sb"))

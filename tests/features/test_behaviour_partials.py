@@ -26,7 +26,7 @@ from genuine.features.behaviour_partials import (
     stale_days,
 )
 from genuine.features.snapshot import end_of_day
-from genuine.jobs.features import DAYS, PARTIALS, REPLIES, update_behaviour_state
+from genuine.features.state import DAYS, PARTIALS, REPLIES, update_behaviour_state
 from tests.features.test_behaviour import _data, _rows
 
 # Float features computed from sums in a different order (exact integer sums of gaps here, floating point

@@ -79,7 +79,7 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     assert ok.loc["feat-r1", "status"] == "succeeded" and ok.loc["feat-r2", "status"] == "succeeded"
     assert dict(ok.loc["feat-r2", "inputs"]) == raw_versions
 
-    # features.incremental: the behaviour family from the per-day partial tables, the same snapshot
+    # features.incremental: the behaviour and content families from the per-day state tables, the same snapshot
     _cli(tiny_lake, "--as-of", day.isoformat(), "--run-id", "feat-r3", "--set", "features.incremental=true")
     inc = read_delta_rs(uri)
     assert set(inc.run_id) == {"feat-r3"} and len(inc) == len(accounts)
@@ -89,7 +89,13 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     days = set(pd.concat([posts.created_at, inter.created_at]).dt.date)
     assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
     runs = read_delta_rs(cfg.table("runs")).set_index("run_id")
-    assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+    assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "content_docs", "content_texts",
+            "content_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+    # content: one row per post and per comment, each day's count in the manifest
+    comments = inter[inter.kind == "comment"]
+    records = pd.concat([posts.created_at, comments.created_at]).dt.date.value_counts().to_dict()
+    assert read_delta_rs(cfg.table("content_days")).set_index("event_date")["docs"].to_dict() == records
+    assert len(read_delta_rs(cfg.table("content_docs"))) == len(posts) + len(comments)
     # the manifest: each day's posts and interactions with an author, as counted here by pandas
     authored = pd.concat([posts[posts.account_id.notna()].created_at, inter[inter.actor_id.notna()].created_at])
     manifest = read_delta_rs(cfg.table("behaviour_days")).set_index("event_date")

@@ -1,0 +1,143 @@
+"""The stored state of the incremental feature path, brought up to date before a snapshot reads it.
+
+Two families keep per-day state (docs/features.md, "Incremental features"): behaviour
+(features/behaviour_partials.py) and content (features/content_partials.py). Each has a manifest of the
+UTC days it holds, with the day's record count and the hash of the settings used, so a day is rewritten
+when it is new, when late records moved its count, or when the settings changed; a run killed before its
+manifest commit leaves those days stale for the retry, which rewrites the same partitions with the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from genuine.core import catalog
+from genuine.core.lake import Lake
+from genuine.core.ledger import RunLedger
+from genuine.features.behaviour import BehaviourConfig
+from genuine.features.behaviour_partials import (
+    DAYS_SCHEMA,
+    PARTIALS_SCHEMA,
+    REPLIES_SCHEMA,
+    behaviour_day_partials,
+    reply_ledger_rows,
+    settings_hash,
+    stale_days,
+)
+from genuine.features.content import ContentConfig
+from genuine.features.content_partials import DAYS_SCHEMA as CONTENT_DAYS_SCHEMA
+from genuine.features.content_partials import (
+    DOCS_SCHEMA,
+    TEXTS_SCHEMA,
+    day_document_counts,
+    day_documents,
+    text_rows,
+)
+from genuine.features.content_partials import settings_hash as content_settings_hash
+from genuine.lib.checkpoint import materialize
+
+log = logging.getLogger(__name__)
+
+def stale_summary(stale: Mapping[date, str]) -> str:
+    return "; ".join(f"{d}: {why}" for d, why in list(stale.items())[:3]) + ("; ..." if len(stale) > 3 else "")
+
+
+def _manifest(lake: Lake, table: str, count: str) -> dict[date, tuple[int, str]]:
+    if not lake.exists(table):
+        return {}
+    return {r[0]: (r[1], r[2]) for r in lake.read(table).select(catalog.EVENT_DATE, count, "config_hash").collect()}
+
+
+PARTIALS, REPLIES, DAYS = "behaviour_partials", "behaviour_replies", "behaviour_days"
+
+
+def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
+                           bcfg: BehaviourConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
+    """Bring the behaviour partials and reply ledger up to date for the event days up to `through`, and return
+    both tables. A day is rewritten when it has no partials, when its event count moved since they were
+    computed (late events) or when they were computed with other settings (`stale_days`, from the
+    `behaviour_days` manifest). From the first such day on, every day is rewritten (partition overwrite, so a
+    retry replaces rather than adds), as the ledger of a day depends on the days before it; the manifest is
+    written last, so a run killed before it leaves those days stale, and it forgets the days after `through`,
+    which the rewritten ledger may have changed. A re-run with nothing stale writes nothing."""
+    day = F.col(catalog.EVENT_DATE)
+    active = (posts.where(F.col("account_id").isNotNull()).select(day)
+              .union(interactions.where(F.col("actor_id").isNotNull()).select(day)))
+    events = {r[0]: int(r[1]) for r in active.where(day <= F.lit(through)).groupBy(day).count().collect()
+              if r[0] is not None}
+    manifest = _manifest(lake, DAYS, "events")
+    config_hash = settings_hash(bcfg)
+    stale = stale_days(events, manifest, config_hash)
+    if stale:
+        first = next(iter(stale))
+        log.info("behaviour partials: %d stale day(s) up to %s (%s); rewriting %s..%s", len(stale), through,
+                 stale_summary(stale), first, through)
+        sel = (day >= F.lit(first)) & (day <= F.lit(through))
+        pred = f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}' AND {catalog.EVENT_DATE} <= DATE'{through.isoformat()}'"
+        earlier = lake.read(REPLIES).where(day < F.lit(first)) if lake.exists(REPLIES) else None
+        # materialized before the write: the new rows are computed from the table being written
+        rows = reply_ledger_rows(posts, interactions.where(sel), earlier).localCheckpoint()
+        parts = behaviour_day_partials(posts.where(sel), interactions.where(sel), bcfg)
+        days = lake.spark.createDataFrame([(d, n, config_hash) for d, n in sorted(events.items()) if d >= first],
+                                          DAYS_SCHEMA)
+        for table, df, schema, where in ((PARTIALS, parts, PARTIALS_SCHEMA, pred), (REPLIES, rows, REPLIES_SCHEMA, pred),
+                                         (DAYS, days, DAYS_SCHEMA, f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'")):
+            result = lake.overwrite(table, df, predicate=where, schema=schema,
+                                    partition_by=catalog.table(table).partition_by)
+            if ledger is not None:
+                ledger.wrote(table, result)
+    return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
+
+
+DOCS, TEXTS, CONTENT_DAYS = "content_docs", "content_texts", "content_days"
+
+
+def _days_predicate(days: list[date]) -> str:
+    dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    return f"{catalog.EVENT_DATE} IN ({dates})"
+
+
+def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
+                         ccfg: ContentConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
+    """Bring `content_docs` and `content_texts` up to date for the UTC days up to `through`, and return both.
+
+    A day's documents depend on its own records only, so only the stale days are rewritten (partition
+    overwrite); the texts they bring that the table lacks are MinHashed and appended (a text's row depends on
+    the text and the settings alone, so a retry appends nothing twice). Other settings make every day stale
+    and rewrite the texts table whole. The manifest is written last.
+    """
+    day = F.col(catalog.EVENT_DATE)
+    counts = {r[0]: int(r[1]) for r in day_document_counts(posts, interactions, ccfg).where(day <= F.lit(through))
+              .collect()}
+    manifest = _manifest(lake, CONTENT_DAYS, "docs")
+    config_hash = content_settings_hash(ccfg)
+    rebuild = any(h != config_hash for _, h in manifest.values())
+    stale = stale_days(counts, {} if rebuild else manifest, config_hash)
+    if stale:
+        days = list(stale)
+        log.info("content partials: %d stale day(s) up to %s (%s)%s", len(days), through, stale_summary(stale),
+                 ": other settings, rewriting every day and every text" if rebuild else "")
+        sel = day.isin(days)
+        docs = materialize(day_documents(posts.where(sel), interactions.where(sel), ccfg), local_checkpoints=True)
+        known = lake.read(TEXTS).select("key") if lake.exists(TEXTS) and not rebuild else None
+        new_docs = docs if known is None else docs.join(known, "key", "left_anti")
+        # materialized before the write: the new rows are computed against the table being appended to
+        texts = materialize(text_rows(new_docs, ccfg), local_checkpoints=True)
+        where = None if rebuild else _days_predicate(days)
+        manifest_rows = lake.spark.createDataFrame([(d, counts[d], config_hash) for d in days], CONTENT_DAYS_SCHEMA)
+        writes = [(DOCS, docs.drop("norm"), DOCS_SCHEMA, where), (TEXTS, texts, TEXTS_SCHEMA, None),
+                  (CONTENT_DAYS, manifest_rows, CONTENT_DAYS_SCHEMA, where)]
+        for table, df, schema, pred in writes:
+            spec = catalog.table(table)
+            if table == TEXTS and not rebuild:
+                result = lake.append(table, df, schema=schema, partition_by=spec.partition_by)
+            else:
+                result = lake.overwrite(table, df, predicate=pred, schema=schema, partition_by=spec.partition_by)
+            if ledger is not None:
+                ledger.wrote(table, result)
+    return lake.read_or_empty(DOCS, DOCS_SCHEMA), lake.read_or_empty(TEXTS, TEXTS_SCHEMA)

@@ -15,9 +15,12 @@ moment (seeded), checks the lake, re-runs the day and checks again:
   reads later versions (its own earlier commits) and counts what it skipped. Run ids are NOT excluded:
   the daily derives them from the date, so they must be equal.
 
-Each step of the day is aimed at in turn (ingest, features, score, enforce, report, ingest, ...), at a
-moment drawn uniformly inside that step's span in the reference run (its ledger's start and end). A
-trial runs at its own pace, so the step actually interrupted (read from the ledger) is what is reported.
+Each step of the day is aimed at in turn (ingest, features, score, enforce, report, ingest, ...). The kill
+is timed from the trial's own ledger, not from its launch: the script polls the trial lake's run ledger
+until the aimed step has started (its `running` row is committed), then waits a delay drawn uniformly
+inside that step's duration in the reference run, then kills. A trial that runs faster or slower than the
+reference is still hit inside the aimed step, unless that step ends sooner than in the reference; the step
+actually interrupted (read from the ledger after the kill) is what is reported.
 
 The reference is also re-run once: a finished day must leave every table at its version. Prints the
 trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
@@ -219,13 +222,34 @@ def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tup
 
 def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
                  rng: random.Random) -> list[tuple[str, float]]:
-    """(step aimed at, seconds after launch) per trial: the steps in turn, uniform inside each step's span.
-    A moment drawn over the whole run lands mostly in the long steps and after a loaded reference's end."""
+    """(step aimed at, seconds into that step) per trial: the steps in turn, each delay uniform inside the
+    step's duration in the reference. Timed from the step's own start in the trial (`step_started`), so a
+    trial slower or faster than the reference is still hit inside the step."""
     steps = list(windows)
     if not steps:
         raise ValueError("the reference run's ledger has no step run since its launch: nothing to aim at")
     aimed = [steps[i % len(steps)] for i in range(trials)]
-    return [(step, rng.uniform(*windows[step])) for step in aimed]
+    return [(step, rng.uniform(0.0, windows[step][1] - windows[step][0])) for step in aimed]
+
+
+def step_start(runs: list[dict[str, Any]], step: str, since: datetime) -> float | None:
+    """Seconds after `since` at which the ledger's first run of `step` started since then (running or
+    already ended); None while there is none."""
+    starts = [r["started_at"] for r in runs if r["job"] == step and r["started_at"] is not None
+              and r["started_at"] >= since]
+    return (min(starts) - since).total_seconds() if starts else None
+
+
+def wait_for_step(cfg: Config, proc: subprocess.Popen[bytes], step: str, since: datetime,
+                  poll_s: float) -> float | None:
+    """Poll the trial's ledger until `step` has started: `step_start`, or None when the process ended first."""
+    runs_log = Path(cfg.table("runs")) / "_delta_log"
+    while proc.poll() is None:
+        began = step_start(_ledger_rows(cfg), step, since) if runs_log.is_dir() else None
+        if began is not None:
+            return began
+        time.sleep(poll_s)
+    return None
 
 
 def _ledger_rows(cfg: Config) -> list[dict[str, Any]]:
@@ -291,17 +315,25 @@ def chaos(args: argparse.Namespace) -> int:
     where: Counter[str] = Counter()
     moments = kill_moments(windows, args.trials, random.Random(args.seed))
     trial_root = out / "trial"
-    for i, (aimed, at) in enumerate(moments):
+    hits: list[dict[str, Any]] = []
+    for i, (aimed, delay) in enumerate(moments):
         _fresh(out / "base", trial_root)
         cfg = _cfg(args.env, sets, trial_root)
+        since = datetime.now(UTC)
         proc, logf = runner.start(runner.argv(trial_root, *daily))
+        began = wait_for_step(cfg, proc, aimed, since, args.poll)
+        at = (began or 0.0) + delay
         try:
-            proc.wait(timeout=at)
+            if began is None:
+                raise TimeoutError
+            proc.wait(timeout=delay)
             killed = "finished before the kill"
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             killed = _running_step(cfg)
+        except TimeoutError:
+            killed = f"finished before {aimed} was seen running"
         where[killed] += 1
         found = [f"after the kill: {v}" for v in partial_versions(cfg)]
         try:
@@ -310,8 +342,9 @@ def chaos(args: argparse.Namespace) -> int:
             found.append(f"the re-run failed: {exc}")
         else:
             found += partial_versions(cfg) + duplicates(cfg) + differences(content(cfg), want)
-        log.info("trial %d/%d: aimed at %s, killed at %.1f s (%s): %s", i + 1, args.trials, aimed, at, killed,
-                 "; ".join(found) or "no violation")
+        log.info("trial %d/%d: aimed at %s, %.1f s into it (%.1f s after launch): killed in %s: %s", i + 1,
+                 args.trials, aimed, delay, at, killed, "; ".join(found) or "no violation")
+        hits.append({"aimed": aimed, "delay_s": round(delay, 1), "at_s": round(at, 1), "killed_in": killed})
         violations += [f"trial {i + 1} (kill at {at:.1f} s, {killed}): {v}" for v in found]
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -322,7 +355,8 @@ def chaos(args: argparse.Namespace) -> int:
                "cpu_s_children": round(usage.ru_utime + usage.ru_stime, 1),
                "load_average_start": [round(x, 2) for x in load_start],
                "load_average_end": [round(x, 2) for x in os.getloadavg()], "killed_in": dict(where),
-               "aimed_at": dict(Counter(step for step, _ in moments))}
+               "aimed_at": dict(Counter(step for step, _ in moments)),
+               "hit_aimed_step": sum(h["killed_in"] == h["aimed"] for h in hits), "trials_detail": hits}
     for v in violations:
         print(f"VIOLATION {v}")
     print(json.dumps(figures, indent=1))
@@ -339,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="chaos-out")
     p.add_argument("--env", default="local")
     p.add_argument("--engine", default=None, help="lake.engine (default: the environment's)")
+    p.add_argument("--poll", type=float, default=0.5, help="seconds between two reads of the trial's ledger")
     p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     return prepare(args) if args.prepare else chaos(args)

@@ -31,11 +31,14 @@ FEATURE_TABLE = StructType(KEY_COLUMNS + [StructField(f.name, f.dtype, True) for
 
 INCREMENTAL = [
     "## Incremental features", "",
-    "Implemented for the **behaviour** family only (`features/behaviour_partials.py`), off by default: "
-    "`features.incremental: true` makes `genuine features` build the behaviour columns from two tables "
-    "instead of sorting every event of the history; the other four families are still recomputed in full "
-    "(their plan is below). The values are the same as the full path's, within the tolerance stated here; "
-    "`tests/features/test_behaviour_partials.py` checks it.", "",
+    "Implemented for the **behaviour** and **content** families (`features/behaviour_partials.py`, "
+    "`features/content_partials.py`; the job side in `features/state.py`), off by default: "
+    "`features.incremental: true` makes `genuine features` build those columns from per-day state tables "
+    "instead of the whole history; network, reports and change are still recomputed in full (their plan is "
+    "below). Behaviour equals the full path within the tolerance stated here "
+    "(`tests/features/test_behaviour_partials.py`); content equals it bit for bit "
+    "(`tests/features/test_content_partials.py`).", "",
+    "### behaviour", "",
     "**Tables** (the first two partitioned by `event_date`, the UTC day; all three written by predicate "
     "overwrite):",
     "- `behaviour_partials`: one row per account and UTC day with events, computed from that day's events "
@@ -85,12 +88,41 @@ INCREMENTAL = [
     "population profile is an exact fixed-point mean on both paths), so `gap_cv`, `burstiness`, "
     "`session_mean_seconds` and `hour_js_distance` agree within 1e-9 relative or 1e-12 absolute, which the "
     "tests assert.", "",
+    "### content", "",
+    "**Tables** (docs partitioned by `event_date`):",
+    "- `content_docs`: one row per post and (with `near_dup.include_comments`) per comment, computed from "
+    "that record alone: its author, the key of its normalized text (sha2, NULL for a post whose text "
+    "normalizes to nothing), the normalized text's length, and for a post with text its six text "
+    "statistics. Every record is a row, short and empty ones included: what is comparable is decided at "
+    "combine time (`near_dup.min_chars`), as in the full path.",
+    "- `content_texts`: one row per distinct normalized text of at least `near_dup.min_chars` characters: "
+    "the text and its `near_dup.bands` LSH band keys (MinHash of its shingles). A text's row depends on the "
+    "text and the settings alone, so it is computed the first time the text is seen and appended; a retry "
+    "appends nothing twice (the new texts are those whose key the table lacks).",
+    "- `content_days`: the manifest: per UTC day the posts and comments it held when its docs were computed, "
+    "and a hash of the `features.content` settings the rows depend on (every setting except "
+    "`ai_text_threshold`, `sketch_lg_k`, `local_checkpoints` and the near-duplicate combine knobs "
+    "`max_jaccard_distance`, `min_shared_bands`, `max_bucket_size`, which only the combine reads).", "",
+    "**Job**: as for behaviour, the stale days are those without rows, whose count moved (late records) or "
+    "computed with other settings. A day's docs depend on its own records only, so only the stale days are "
+    "rewritten (partition overwrite), not the days after them. Other settings rewrite every day and the "
+    "whole texts table. Order of commits: docs, texts, manifest; a run killed in between leaves the days "
+    "stale and the retry rewrites the same partitions and appends only the texts still missing.", "",
+    "**Why the combination is exact.** Every stored value is what the full path computes for the same record "
+    "or text, and the snapshot runs the full path's own code on them (`combine_content`): text statistics "
+    "averaged in value order (`ordered_avg`), template reuse, the HyperLogLog reach, media and AI-text "
+    "scores (the last two read `posts` and `post_scores` as the full path does: no text work). The "
+    "near-duplicate pairs are drawn again at every snapshot from the stored band keys of all the "
+    "snapshot's texts (`near_duplicates_of_bands`), with the 64-bit text ids and their collision check "
+    "computed on the snapshot's own texts, as the full path does; only the texts that meet a candidate are "
+    "shingled again, for the exact Jaccard check. Pairs are not a sum over days: a band bucket's size "
+    "decides whether it emits all its pairs or a star around its representative (the skew cap, "
+    "`genuine/lib/near_dup.py`), so a text arriving today can change the pairs of last month's texts. "
+    "What a snapshot no longer pays is every text's normalization, statistics, shingles and MinHash; what "
+    "it still pays is the candidate pairs, their check and the per-account aggregations. The combine "
+    "raises if a text of the snapshot's docs is missing from `content_texts` (a damaged state), rather than "
+    "silently lose its pairs.", "",
     "**The other families (plan, not implemented):**",
-    "- content: MinHash near-duplicates need the earlier texts. Keep the LSH band buckets (and the exact-copy "
-    "sha2 keys) of earlier days in a table keyed by bucket; a new day's texts are hashed and joined against "
-    "them, so only the buckets the day touches are compared again. Per-account text counts and sums are "
-    "per-day partials; the distinct-account HyperLogLog sketches are kept per day and merged "
-    "(`hll_union_agg`), within the sketches' documented error.",
     "- network: co-action pairs (two accounts acting on the same post within the window) accumulated per day "
     "in an edge table with per-day counts; a day adds the pairs of its own events and those pairing them "
     "with the window before it. The graph algorithms run on the accumulated graph (far smaller than the "

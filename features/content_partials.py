@@ -60,7 +60,12 @@ from genuine.features.content import (
 )
 from genuine.lib import text_stats as ts
 from genuine.lib.checkpoint import materialize
-from genuine.lib.near_dup import minhash_band_arrays, near_duplicates_of_bands, shingle_sets
+from genuine.lib.near_dup import (
+    MissingBandsError,
+    minhash_band_arrays,
+    near_duplicates_of_bands,
+    shingle_sets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +155,13 @@ def content_from_partials(accounts: DataFrame, posts: DataFrame, post_scores: Da
     per_post = post_docs.where(F.col("len").isNotNull()).select("account_id", *POST_STATS)
     members = (d.where((F.col("chars") >= nd.min_chars) & F.col("account_id").isNotNull())
                .select("account_id", "key").distinct())
-    members = materialize(members, local_checkpoints=cfg.local_checkpoints)
-    corpus = texts.join(members.select("key").distinct(), "key", "left_semi")
-    missing = members.select("key").distinct().join(texts, "key", "left_anti").limit(1).collect()
-    if missing:
-        raise ContentInputError(f"content_texts lacks the text {missing[0]['key']} of the snapshot's documents: "
-                                "the content state is incomplete (rebuild it: drop features/content_*)")
-    pairs = materialize(near_duplicates_of_bands(corpus, nd.lsh, local_checkpoints=cfg.local_checkpoints),
-                        local_checkpoints=cfg.local_checkpoints)
+    # left, not semi: a key the texts table lacks reaches the search with NULL bands, which raises
+    corpus = members.select("key").distinct().join(texts, "key", "left")
+    try:
+        pairs = materialize(near_duplicates_of_bands(corpus, nd.lsh, local_checkpoints=cfg.local_checkpoints),
+                            local_checkpoints=cfg.local_checkpoints)
+    except MissingBandsError as exc:
+        raise ContentInputError(f"content_texts is incomplete for the snapshot's documents ({exc}): rebuild "
+                                "the content state (drop the content_* tables)") from None
     return combine_content(accounts, posts, post_scores, per_post, post_docs.select("account_id", "key", "chars"),
                            members, pairs, cfg)

@@ -34,6 +34,7 @@ from genuine.core.session import get_spark
 from genuine.devtools.bench.features import step_figures
 from genuine.devtools.bench.meter import ProcessMeter, Reading, spark_cores
 from genuine.devtools.bench.reference import bench_reference
+from genuine.devtools.bench.scratch import scratch_settings
 from genuine.devtools.chaos import CHAMPION_SETTINGS, train_champion
 from genuine.devtools.day_exports import split_by_day
 from genuine.devtools.simulate import run as simulate
@@ -44,11 +45,8 @@ log = logging.getLogger(__name__)
 
 
 def run_settings(out: Path) -> list[str]:
-    """The bench's own lake, MLflow store, HMAC key and report folder (never the real ones)."""
-    run = (out / "run").resolve()
-    return [f"lake.root={run / 'lake'}", f"mlflow.tracking_uri=sqlite:///{run / 'mlflow.db'}",
-            "mlflow.registry_uri=null", f"privacy.key_file={run / 'hmac.key'}", "privacy.create_key_if_missing=true",
-            f"reports.root={run / 'reports'}"]
+    """The bench's own lake, MLflow store, HMAC key and report folder, in OUT/run (never the real ones)."""
+    return scratch_settings(out / "run")
 
 
 def day_records(folder: Path) -> int:

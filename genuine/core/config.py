@@ -272,6 +272,18 @@ def _explain(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(lines)
 
 
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """`cfg` with `--set`-style overrides applied, validated as a loaded config is."""
+    data = cfg.model_dump()
+    for item in overrides:
+        parts, value = parse_override(item)
+        _apply_override(data, parts, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
 def load_config(env: str | None = None, overrides: list[str] | None = None,
                 conf_dir: Path | None = None) -> Config:
     """Load base + environment + overrides. `env` defaults to $GENUINE_ENV, then 'local'."""

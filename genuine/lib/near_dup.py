@@ -95,9 +95,13 @@ def near_duplicates_of_bands(texts: DataFrame, p: LshParams, *, local_checkpoint
     """`near_duplicates` of distinct (key, norm, bands) rows whose band keys were computed earlier
     (`minhash_band_arrays`, e.g. when the text was first seen): the same pairs, without the MinHash.
 
-    Only the texts that meet a candidate are shingled again, for the exact check.
+    Only the texts that meet a candidate are shingled again, for the exact check. Raises MissingBandsError
+    naming a text without band keys (a text the caller's store lacks) instead of losing its pairs.
     """
     ids = text_ids(texts.select("key", "norm", "bands"), local_checkpoints=local_checkpoints)
+    lacking = ids.where(F.col("bands").isNull()).select("key").limit(1).collect()
+    if lacking:
+        raise MissingBandsError(f"no band keys for the text {lacking[0]['key']}")
     bands = ids.select(F.col("_id").alias("key"), F.explode("bands").alias("bucket"))
     candidates = materialize(candidate_pairs(bands, p), local_checkpoints=local_checkpoints)
     met = (candidates.select(F.col("key_a").alias("_id")).union(candidates.select(F.col("key_b").alias("_id")))
@@ -113,6 +117,10 @@ def keyed_pairs(id_pairs: DataFrame, ids: DataFrame) -> DataFrame:
     key_b = ids.select(F.col("_id").alias("key_b"), F.col("key").alias("_kb"))
     return (id_pairs.join(key_a, "key_a").join(key_b, "key_b")
             .select(F.col("_ka").alias("key_a"), F.col("_kb").alias("key_b")))
+
+
+class MissingBandsError(ValueError):
+    """A text given to `near_duplicates_of_bands` has no stored band keys."""
 
 
 ID_SALTS = 4     # hash seeds tried in turn for 64-bit text ids that collide (text_ids)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from genuine.devtools.chaos import kill_moments, step_windows
+from genuine.devtools.chaos import kill_moments, step_start, step_windows
 
 LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
 
@@ -29,12 +29,14 @@ def test_step_windows_are_the_succeeded_step_runs_since_the_launch_in_the_days_o
                                  ("enforce", (171.0, 199.0)), ("report", (200.5, 230.0))]
 
 
-def test_kill_moments_take_the_steps_in_turn_inside_their_spans():
+def test_kill_moments_take_the_steps_in_turn_each_delay_inside_the_steps_duration():
     windows = {"ingest": (10.0, 60.0), "features": (61.0, 150.0), "score": (151.0, 152.0),
                "enforce": (171.0, 199.0), "report": (200.0, 230.0)}
     moments = kill_moments(windows, 20, random.Random(7))
     assert [step for step, _ in moments] == list(windows) * 4
-    assert all(windows[step][0] <= at <= windows[step][1] for step, at in moments)
+    # a delay counted from the step's own start in the trial: inside the reference's duration of the step
+    assert all(0.0 <= delay <= windows[step][1] - windows[step][0] for step, delay in moments)
+    assert max(d for s, d in moments if s == "features") > 50.0    # not squeezed into the step's start
     assert Counter(step for step, _ in moments) == {step: 4 for step in windows}
     assert moments == kill_moments(windows, 20, random.Random(7))
     # a day without an export has no ingest step: the other four share the trials
@@ -43,3 +45,14 @@ def test_kill_moments_take_the_steps_in_turn_inside_their_spans():
         {"features": 2, "score": 2, "enforce": 1, "report": 1}
     with pytest.raises(ValueError, match="nothing to aim at"):
         kill_moments({}, 3, random.Random(1))
+
+
+def test_step_start_is_the_aimed_steps_first_start_since_the_launch():
+    running = {"job": "features", "status": "running", "started_at": LAUNCH + timedelta(seconds=97.5),
+               "ended_at": None}
+    rows = [_row("ingest", 10.0, 60.0), _row("features", -300.0, -200.0), _row("daily", 1.0, 400.0)]
+    assert step_start(rows, "features", LAUNCH) is None            # only the backfilled day's run so far
+    assert step_start([*rows, running], "features", LAUNCH) == 97.5
+    assert step_start(rows, "ingest", LAUNCH) == 10.0               # already ended: it did start
+    assert step_start([*rows, _row("ingest", 70.0, 80.0, status="failed")], "ingest", LAUNCH) == 10.0
+    assert step_start(rows, "score", LAUNCH) is None

@@ -202,7 +202,7 @@ def _sets(args: argparse.Namespace) -> list[str]:
     # One report folder for every lake: the report step's parameters (compared, in the ledger) name it.
     sets = [f"mlflow.tracking_uri=sqlite:///{out}/mlflow.db", f"privacy.key_file={out}/hmac.key",
             f"reports.root={out}/reports"]
-    return sets + ([f"lake.engine={args.engine}"] if args.engine else [])
+    return sets + ([f"lake.engine={args.engine}"] if args.engine else []) + list(getattr(args, "sets", []))
 
 
 def _fresh(src: Path, dst: Path) -> None:
@@ -373,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="chaos-out")
     p.add_argument("--env", default="local")
     p.add_argument("--engine", default=None, help="lake.engine (default: the environment's)")
+    p.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
+                   help="config override for the day under test (the reference and the trials), e.g. "
+                        "features.incremental=true; the base lake's backfill runs without it")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between two reads of the trial's ledger")
     p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

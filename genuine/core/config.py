@@ -274,7 +274,10 @@ def _explain(exc: ValidationError, prefix: str = "") -> str:
 
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """`cfg` with `--set`-style overrides applied, validated as a loaded config is."""
-    data = cfg.model_dump()
+    return _validated(cfg.model_dump(), overrides)
+
+
+def _validated(data: dict[str, Any], overrides: list[str]) -> Config:
     for item in overrides:
         parts, value = parse_override(item)
         _apply_override(data, parts, value)
@@ -291,10 +294,4 @@ def load_config(env: str | None = None, overrides: list[str] | None = None,
     conf_dir = conf_dir or CONF_DIR
     data = _deep_merge(_read_yaml(conf_dir / "base.yml"), _read_yaml(conf_dir / f"{env}.yml"))
     data["env"] = env
-    for item in overrides or []:
-        parts, value = parse_override(item)
-        _apply_override(data, parts, value)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_explain(exc)) from None
+    return _validated(data, overrides or [])

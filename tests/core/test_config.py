@@ -59,3 +59,15 @@ def test_local_creates_a_key_once(tmp_path, monkeypatch):
     cfg = load_config("local", [f"privacy.key_file={tmp_path}/k/hmac.key"])
     first = load_key(cfg)
     assert len(first) == 32 and load_key(cfg) == first
+
+
+def test_apply_overrides_equals_loading_with_them():
+    """A bench's scratch settings applied to a loaded config give what loading with them gives."""
+    from genuine.core.config import apply_overrides
+
+    sets = ["lake.root=/tmp/scratch/lake", "mlflow.registry_uri=null", "features.incremental=true",
+            "spark.conf.spark.sql.shuffle.partitions=7"]
+    assert apply_overrides(load_config("test"), sets) == load_config("test", sets)
+    assert apply_overrides(load_config("test"), sets) != load_config("test")
+    with pytest.raises(ConfigError, match="unknown config key 'lake.nope'"):
+        apply_overrides(load_config("test"), ["lake.nope=1"])

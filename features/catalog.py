@@ -91,7 +91,7 @@ INCREMENTAL = [
     "### content", "",
     "**Tables** (docs partitioned by `event_date`):",
     "- `content_docs`: one row per post and (with `near_dup.include_comments`) per comment, computed from "
-    "that record alone: its author, the key of its normalized text (sha2, NULL for a post whose text "
+    "that record alone: its author and id (`post_id` or `event_id`), the key of its normalized text (sha2, NULL for a post whose text "
     "normalizes to nothing), the normalized text's length, and for a post with text its six text "
     "statistics. Every record is a row, short and empty ones included: what is comparable is decided at "
     "combine time (`near_dup.min_chars`), as in the full path.",

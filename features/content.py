@@ -212,7 +212,8 @@ def combine_content(accounts: DataFrame, posts: DataFrame, post_scores: DataFram
     return base.join(merged, "account_id", "left").select("account_id", *[_final(f) for f in FEATURES])
 
 
-def post_texts(posts: DataFrame, cfg: ContentConfig, keep: tuple[str, ...] = ("post_id", "account_id")) -> DataFrame:
+def post_texts(posts: DataFrame, cfg: ContentConfig,
+               keep: tuple[str | Column, ...] = ("post_id", "account_id")) -> DataFrame:
     """(`keep`, text, norm, key): the text of each post, its normalized form and that form's key."""
     text = ts.post_text(*[F.col(c) for c in cfg.text_fields])
     return (posts.select(*keep, text.alias("text"))

@@ -75,6 +75,7 @@ POST, COMMENT = "post", "comment"
 DOCS_SCHEMA = StructType(
     [StructField("account_id", StringType(), True),
      StructField("source", StringType(), True),             # POST or COMMENT
+     StructField("record_id", StringType(), True),          # its post_id or event_id
      StructField("key", StringType(), True),                # sha2 of the normalized text; NULL: a post without one
      StructField("chars", IntegerType(), True)]             # characters of the normalized text
     + [StructField(c, IntegerType() if c == "len" else DoubleType(), True) for c in POST_STATS]  # posts with text
@@ -110,16 +111,17 @@ def settings_hash(cfg: ContentConfig) -> str:
 def day_documents(posts: DataFrame, interactions: DataFrame, cfg: ContentConfig) -> DataFrame:
     """DOCS_SCHEMA rows plus `norm` for the given posts and comments (e.g. one day's); a row depends on its
     own record only."""
-    texts = post_texts(posts, cfg, keep=("account_id", "event_date")).withColumn("chars", F.char_length("norm"))
-    keep = ("account_id", "key", "norm", "chars", "event_date")
+    texts = (post_texts(posts, cfg, keep=("account_id", F.col("post_id").alias("record_id"), "event_date"))
+             .withColumn("chars", F.char_length("norm")))
+    keep = ("account_id", "record_id", "key", "norm", "chars", "event_date")
     with_stats = post_text_stats(texts, cfg, keep=keep)
     without = texts.where(F.col("text").isNull()).select(*keep, *[F.lit(None).alias(c) for c in POST_STATS])
     docs = with_stats.unionByName(without).withColumn("source", F.lit(POST))
     if cfg.near_dup.include_comments:
         comments = (interactions.where(F.col("kind") == "comment")
-                    .select(F.col("actor_id").alias("account_id"), ts.normalize(F.col("body")).alias("norm"),
-                            "event_date")
-                    .select("account_id", F.sha2("norm", 256).alias("key"), "norm",
+                    .select(F.col("actor_id").alias("account_id"), F.col("event_id").alias("record_id"),
+                            ts.normalize(F.col("body")).alias("norm"), "event_date")
+                    .select("account_id", "record_id", F.sha2("norm", 256).alias("key"), "norm",
                             F.char_length("norm").alias("chars"), "event_date",
                             *[F.lit(None).alias(c) for c in POST_STATS])
                     .withColumn("source", F.lit(COMMENT)))

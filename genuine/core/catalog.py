@@ -112,7 +112,7 @@ _TABLES = [
     Table("behaviour_days", None, (EVENT_DATE,), schema_owner="genuine.features.behaviour_partials:DAYS_SCHEMA"),
     # incremental content features (genuine.features.content_partials): posts and comments by UTC day, their
     # distinct comparable texts with LSH band keys (appended, never rewritten under the same settings), manifest
-    Table("content_docs", None, ("account_id", "source", "key", EVENT_DATE), partition_by=(EVENT_DATE,),
+    Table("content_docs", None, ("source", "record_id"), partition_by=(EVENT_DATE,),
           schema_owner="genuine.features.content_partials:DOCS_SCHEMA"),
     Table("content_texts", None, ("key",), schema_owner="genuine.features.content_partials:TEXTS_SCHEMA"),
     Table("content_days", None, (EVENT_DATE,), schema_owner="genuine.features.content_partials:DAYS_SCHEMA"),

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from genuine.core import catalog
 from genuine.core.errors import ContentInputError
 from genuine.core.lake import Lake
 from genuine.features.content import ContentConfig, content_features
@@ -85,8 +86,13 @@ def test_day_by_day_documents_and_texts_equal_one_pass(spark, frames, content_cf
         by_day = part if by_day is None else by_day.unionByName(part)
     assertDataFrameEqual(by_day, one_pass)
     assert [(f.name, f.dataType) for f in one_pass.drop("norm").schema] == [(f.name, f.dataType) for f in DOCS_SCHEMA]
-    # every post and every comment is one row: nothing is dropped for being short or empty
-    assert one_pass.count() == posts.count() + inter.where(F.col("kind") == "comment").count()
+    # every post and every comment is one row: nothing is dropped for being short or empty, and a row is
+    # its record's (an account posting the same text twice in a day has two rows; the catalog's keys hold)
+    n = posts.count() + inter.where(F.col("kind") == "comment").count()
+    assert one_pass.count() == n
+    assert one_pass.select(*catalog.table("content_docs").keys).distinct().count() == n
+    twice = one_pass.groupBy("account_id", "source", "key", "event_date").count().where(F.col("count") > 1)
+    assert twice.count() >= 1                       # the data has such repeats: the keys are tested on them
     texts = text_rows(one_pass, content_cfg)
     assert [(f.name, f.dataType) for f in texts.schema] == [(f.name, f.dataType) for f in TEXTS_SCHEMA]
     comparable = one_pass.where(F.col("chars") >= content_cfg.near_dup.min_chars).select("key").distinct()

@@ -31,15 +31,20 @@ def wait_for(path):
     while not path.exists():
         time.sleep(0.01)
 
+def say(path, text):    # atomically: the test polls for the file and reads it at once
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
 run, burn_s, ignore = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "ignore"
 if ignore:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     if os.fork() != 0:              # the daemon: outlives its worker, never waits for it
-        (run / "daemon").write_text(str(os.getpid()))
+        say(run / "daemon", str(os.getpid()))
         wait_for(run / "exit")
         sys.exit(0)
 burn(burn_s)
-(run / "ready").write_text(str(os.getpid()))
+say(run / "ready", str(os.getpid()))
 wait_for(run / "go")
 burn(burn_s)
 time.sleep(0.5)

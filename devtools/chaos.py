@@ -202,7 +202,7 @@ def _sets(args: argparse.Namespace) -> list[str]:
     # One report folder for every lake: the report step's parameters (compared, in the ledger) name it.
     sets = [f"mlflow.tracking_uri=sqlite:///{out}/mlflow.db", f"privacy.key_file={out}/hmac.key",
             f"reports.root={out}/reports"]
-    return sets + ([f"lake.engine={args.engine}"] if args.engine else []) + list(getattr(args, "sets", []))
+    return sets + ([f"lake.engine={args.engine}"] if args.engine else []) + list(args.sets)
 
 
 def _fresh(src: Path, dst: Path) -> None:
@@ -223,7 +223,7 @@ def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tup
 def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
                  rng: random.Random) -> list[tuple[str, float]]:
     """(step aimed at, seconds into that step) per trial: the steps in turn, each delay uniform inside the
-    step's duration in the reference. Timed from the step's own start in the trial (`step_started`), so a
+    step's duration in the reference. Timed from the step's own start in the trial (`step_start`), so a
     trial slower or faster than the reference is still hit inside the step."""
     steps = list(windows)
     if not steps:
@@ -323,17 +323,16 @@ def chaos(args: argparse.Namespace) -> int:
         proc, logf = runner.start(runner.argv(trial_root, *daily))
         began = wait_for_step(cfg, proc, aimed, since, args.poll)
         at = (began or 0.0) + delay
-        try:
-            if began is None:
-                raise TimeoutError
-            proc.wait(timeout=delay)
-            killed = "finished before the kill"
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            killed = _running_step(cfg)
-        except TimeoutError:
+        if began is None:
             killed = f"finished before {aimed} was seen running"
+        else:
+            try:
+                proc.wait(timeout=delay)
+                killed = "finished before the kill"
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                killed = _running_step(cfg)
         where[killed] += 1
         found = [f"after the kill: {v}" for v in partial_versions(cfg)]
         try:

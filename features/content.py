@@ -221,14 +221,18 @@ def post_texts(posts: DataFrame, cfg: ContentConfig,
             .withColumn("key", F.when(F.col("norm") != "", F.sha2("norm", 256))))
 
 
+def comment_texts(interactions: DataFrame, keep: tuple[str | Column, ...] = ()) -> DataFrame:
+    """(account_id, `keep`, norm, key) of every comment: its author, normalized body and that body's key."""
+    return (interactions.where(F.col("kind") == "comment")
+            .select(F.col("actor_id").alias("account_id"), *keep, ts.normalize(F.col("body")).alias("norm"))
+            .withColumn("key", F.sha2("norm", 256)))
+
+
 def near_dup_documents(texts: DataFrame, interactions: DataFrame, cfg: ContentConfig) -> DataFrame:
     """(account_id, key, norm) of every post and (optionally) comment long enough to compare."""
     docs = texts.select("account_id", "key", "norm")
     if cfg.near_dup.include_comments:
-        comments = (interactions.where(F.col("kind") == "comment")
-                    .select(F.col("actor_id").alias("account_id"), ts.normalize(F.col("body")).alias("norm"))
-                    .withColumn("key", F.sha2("norm", 256)))
-        docs = docs.unionByName(comments)
+        docs = docs.unionByName(comment_texts(interactions))
     return docs.where((F.char_length("norm") >= cfg.near_dup.min_chars) & F.col("account_id").isNotNull())
 
 

@@ -55,10 +55,10 @@ from genuine.features.content import (
     POST_STATS,
     ContentConfig,
     combine_content,
+    comment_texts,
     post_text_stats,
     post_texts,
 )
-from genuine.lib import text_stats as ts
 from genuine.lib.checkpoint import materialize
 from genuine.lib.near_dup import (
     MissingBandsError,
@@ -118,11 +118,8 @@ def day_documents(posts: DataFrame, interactions: DataFrame, cfg: ContentConfig)
     without = texts.where(F.col("text").isNull()).select(*keep, *[F.lit(None).alias(c) for c in POST_STATS])
     docs = with_stats.unionByName(without).withColumn("source", F.lit(POST))
     if cfg.near_dup.include_comments:
-        comments = (interactions.where(F.col("kind") == "comment")
-                    .select(F.col("actor_id").alias("account_id"), F.col("event_id").alias("record_id"),
-                            ts.normalize(F.col("body")).alias("norm"), "event_date")
-                    .select("account_id", "record_id", F.sha2("norm", 256).alias("key"), "norm",
-                            F.char_length("norm").alias("chars"), "event_date",
+        comments = (comment_texts(interactions, keep=(F.col("event_id").alias("record_id"), "event_date"))
+                    .select("account_id", "record_id", "key", "norm", F.char_length("norm").alias("chars"), "event_date",
                             *[F.lit(None).alias(c) for c in POST_STATS])
                     .withColumn("source", F.lit(COMMENT)))
         docs = docs.unionByName(comments)

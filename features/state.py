@@ -44,6 +44,7 @@ from genuine.lib.checkpoint import materialize
 log = logging.getLogger(__name__)
 
 def stale_summary(stale: Mapping[date, str]) -> str:
+    """The first stale days and why, for one log line."""
     return "; ".join(f"{d}: {why}" for d, why in list(stale.items())[:3]) + ("; ..." if len(stale) > 3 else "")
 
 
@@ -130,14 +131,14 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
         texts = materialize(text_rows(new_docs, ccfg), local_checkpoints=True)
         where = None if rebuild else _days_predicate(days)
         manifest_rows = lake.spark.createDataFrame([(d, counts[d], config_hash) for d in days], CONTENT_DAYS_SCHEMA)
-        writes = [(DOCS, docs.drop("norm"), DOCS_SCHEMA, where), (TEXTS, texts, TEXTS_SCHEMA, None),
-                  (CONTENT_DAYS, manifest_rows, CONTENT_DAYS_SCHEMA, where)]
-        for table, df, schema, pred in writes:
-            spec = catalog.table(table)
-            if table == TEXTS and not rebuild:
-                result = lake.append(table, df, schema=schema, partition_by=spec.partition_by)
-            else:
-                result = lake.overwrite(table, df, predicate=pred, schema=schema, partition_by=spec.partition_by)
-            if ledger is not None:
+        results = [(DOCS, lake.overwrite(DOCS, docs.drop("norm"), predicate=where, schema=DOCS_SCHEMA,
+                                         partition_by=catalog.table(DOCS).partition_by))]
+        # texts are appended as first seen; only other settings rewrite the table
+        write_texts = lake.overwrite if rebuild else lake.append
+        results.append((TEXTS, write_texts(TEXTS, texts, schema=TEXTS_SCHEMA)))
+        results.append((CONTENT_DAYS, lake.overwrite(CONTENT_DAYS, manifest_rows, predicate=where,
+                                                     schema=CONTENT_DAYS_SCHEMA)))
+        if ledger is not None:
+            for table, result in results:
                 ledger.wrote(table, result)
     return lake.read_or_empty(DOCS, DOCS_SCHEMA), lake.read_or_empty(TEXTS, TEXTS_SCHEMA)

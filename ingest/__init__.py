@@ -25,13 +25,20 @@ from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
 from genuine.ingest.reader import Source, discover, empty_scan, probe, raw_text, scan, sources
 from genuine.ingest.validate import (
     accepted_rows,
+    changed_rows,
     check_duplicates,
     check_references,
+    content_hash,
+    duplicate_rows,
     earlier_rows,
     event_dates,
     file_problem_rows,
+    late_failures,
     quarantine_rows,
+    reference_rows,
+    repeated_keys,
     row_checks,
+    with_verdicts,
 )
 from genuine.lib.checkpoint import materialize
 
@@ -85,28 +92,37 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         rows = parts[0]
         for other in parts[1:]:
             rows = rows.unionByName(other)
-        # Earlier rows only on the batch's event dates (one narrow pass over the batch, skipped while the
-        # table is empty): the daily cost does not grow with the history.
+        # Row-checked records, computed once: the later checks read only their narrow columns, and the
+        # write and the quarantine read them back. Materialized, not cached: each entity's plan holds the
+        # valid accounts and posts before it, and an analyser that deduplicates relations walks such nested
+        # self-joins in exponential time (a broken export of 100 records spent > 20 min in
+        # DeduplicateRelations, or ran out of heap).
+        rows = materialize(rows.select("*", content_hash(entity).alias("_hash"),
+                                       F.monotonically_increasing_id().alias("_row"),
+                                       F.lit(ledger.run_id).alias("ingest_run_id")), local_checkpoints=True)
+        # Earlier rows only on the batch's event dates (skipped while the table is empty): the daily cost
+        # does not grow with the history.
         earlier = None
         if _has_rows(existing):
             dates = event_dates(rows.where(F.col("_reason").isNull()), entity) if entity in EVENT_TIME else []
             earlier = earlier_rows(existing, entity, dates)
+        late = None
         if entity != "accounts":
             if known_accounts is None:
                 raise AssertionError("accounts are ingested first")
-            rows = check_references(rows, entity, known_accounts, known_posts)
-        # Materialized, not cached: each entity's plan holds the valid accounts and posts before it, and an
-        # analyser that deduplicates relations walks such nested self-joins in exponential time (a broken
-        # export of 100 records spent > 20 min in DeduplicateRelations, or ran out of heap).
-        checked = materialize(check_duplicates(rows.withColumn("ingest_run_id", F.lit(ledger.run_id)), entity,
-                                               earlier), local_checkpoints=True)
+            late = _few(late_failures(check_references(reference_rows(rows, entity), entity, known_accounts,
+                                                       known_posts)), cfg.ingest.broadcast_max_rows)
+        repeated = _few(repeated_keys(rows, entity), cfg.ingest.broadcast_max_rows)
+        verdicts = materialize(check_duplicates(duplicate_rows(rows, entity, late), entity, earlier, repeated),
+                               local_checkpoints=True)
         failed = F.col("_reason").isNotNull()
-        stats = checked.agg(F.count(F.lit(1)).alias("read"),
-                            F.count(F.when(~failed, 1)).alias("accepted"),
-                            F.count(F.when(F.col("_new"), 1)).alias("new"),
-                            F.count(F.when(failed & F.col("_raw").isNull(), 1)).alias("late")).first()
+        stats = verdicts.agg(F.count(F.lit(1)).alias("read"),
+                             F.count(F.when(~failed, 1)).alias("accepted"),
+                             F.count(F.when(F.col("_new"), 1)).alias("new"),
+                             F.count(F.when(failed & F.col("_reason0").isNull(), 1)).alias("late")).first()
         counts = EntityCounts(stats["read"], stats["accepted"], stats["new"], stats["read"] - stats["accepted"])
         report.entities[entity] = counts
+        checked = with_verdicts(rows, _few(changed_rows(verdicts), cfg.ingest.broadcast_max_rows))
         if entity == "accounts":
             valid = checked.where(~failed).select("account_id", "created_at")
             known_accounts = materialize(valid.unionByName(existing.select("account_id", "created_at")).distinct(),
@@ -119,24 +135,26 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         # run's application transaction makes a retried run write nothing twice. Event tables get their
         # event_date, the UTC day they are partitioned by.
         stored = catalog.table(table)
-        rows = stored.with_partition_columns(accepted_rows(checked, entity, ledger.run_id))
-        result = lake.append(table, rows, schema=stored.schema, txn=("ingest", ledger.run_id),
+        new_rows = stored.with_partition_columns(accepted_rows(checked, entity, ledger.run_id))
+        result = lake.append(table, new_rows, schema=stored.schema, txn=("ingest", ledger.run_id),
                              partition_by=stored.partition_by)
         ledger.wrote(table, result)
         report.versions[table] = result.version
-        quarantine.append(materialize(quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]),
-                                                      ledger.run_id, now), local_checkpoints=True))
+        if counts.quarantined:
+            quarantine.append(materialize(quarantine_rows(_with_late_raw(spark, checked, mine, key, stats["late"]),
+                                                          ledger.run_id, now), local_checkpoints=True))
         for name, n in (("read", counts.read), ("accepted", counts.accepted), ("new", counts.new),
                         ("quarantined", counts.quarantined)):
             ledger.count(f"{entity}.{name}", n)
         log.info("%s: read %d = accepted %d (new %d) + quarantined %d", entity, counts.read, counts.accepted,
                  counts.new, counts.quarantined)
 
-    all_bad = quarantine[0]
+    all_bad = quarantine[0] if quarantine else None
     for other in quarantine[1:]:
         all_bad = all_bad.unionByName(other)
-    report.reasons = {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-    if report.reasons:   # a clean export adds nothing: no merge to pay for
+    report.reasons = ({} if all_bad is None else
+                      {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()})
+    if all_bad is not None and report.reasons:   # a clean export adds nothing: no merge to pay for
         quarantined = catalog.table("quarantine")
         keys, when_matched = quarantined.merge_on()
         result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,
@@ -147,6 +165,16 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         report.versions["quarantine"] = None
     ledger.count("files.quarantined", len(problems))
     return report
+
+
+def _few(df: DataFrame, broadcast_max_rows: int) -> DataFrame | None:
+    """`df` computed once: None when empty, marked for broadcast when small. A local checkpoint has no
+    size estimate, so without the mark the planner would shuffle the whole batch to join a handful."""
+    df = materialize(df, local_checkpoints=True)
+    n = df.count()
+    if not n:
+        return None
+    return F.broadcast(df) if n <= broadcast_max_rows else df
 
 
 def _has_rows(df: DataFrame) -> bool:

@@ -14,7 +14,6 @@ from pyspark.sql import functions as F
 
 OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = rf"^({OCTET}\.){{3}}{OCTET}$"
-_V4_PARTS = rf"^{OCTET}\.{OCTET}\.{OCTET}\.{OCTET}$"
 _V4_TAIL = rf"^(.*:){OCTET}\.{OCTET}\.{OCTET}\.{OCTET}$"     # IPv6 ending in an embedded IPv4 address
 _HEXTET = r"^[0-9a-f]{1,4}$"
 _HEXTETS = 8
@@ -54,7 +53,8 @@ def ipv6_hextets(v: Column) -> Column:
 def is_ip(v: Column) -> Column:
     """True for a well-formed IPv4 (dotted quad, no leading zeros) or IPv6 address."""
     s = F.trim(v)
-    return s.rlike(IPV4) | ipv6_hextets(s).isNotNull()
+    # CASE, not OR: the optimizer would compute the IPv6 parse for every address, IPv4 included.
+    return F.when(s.rlike(IPV4), F.lit(True)).otherwise(ipv6_hextets(s).isNotNull())
 
 
 def _v4_prefix(a: Column, b: Column, c: Column) -> Column:
@@ -68,7 +68,7 @@ def ip_prefix(v: Column) -> Column:
     h = ipv6_hextets(s)
     mapped = F.forall(F.slice(h, 1, 5), lambda x: x == "0") & (h.getItem(5) == "ffff")
     hi, lo = F.conv(h.getItem(6), 16, 10).cast("int"), F.conv(h.getItem(7), 16, 10).cast("int")
-    v4 = [F.regexp_extract(s, _V4_PARTS, i) for i in (1, 2, 3)]
-    return (F.when(s.rlike(IPV4), _v4_prefix(*v4))
-            .when(h.isNotNull() & mapped, _v4_prefix(F.floor(hi / 256), hi % 256, F.floor(lo / 256)))
-            .when(h.isNotNull(), F.concat(F.concat_ws(":", F.slice(h, 1, 3)), F.lit("::/48"))))
+    v6 = (F.when(h.isNotNull() & mapped, _v4_prefix(F.floor(hi / 256), hi % 256, F.floor(lo / 256)))
+          .when(h.isNotNull(), F.concat(F.concat_ws(":", F.slice(h, 1, 3)), F.lit("::/48"))))
+    # IPV4 admits no leading zero, so a matching address's first three octets are already canonical.
+    return F.when(s.rlike(IPV4), F.concat(F.substring_index(s, ".", 3), F.lit(".0/24"))).otherwise(v6)

@@ -346,6 +346,8 @@ def _canonical(spec: FieldSpec, dtype: DataType | None, col: Column) -> tuple[Co
         return col, True
     elif spec.kind == "media" and isinstance(dtype, ArrayType) and isinstance(dtype.elementType, StructType):
         item = dtype.elementType
+        if [(f.name, f.dataType) for f in item.fields] == [(f.name, f.dataType) for f in MEDIA_ITEM.fields]:
+            return col, True   # already the declared item: no per-row lambda
         phash = item["phash"].dataType if "phash" in item.names else StringType()
         label = item["aigc_label"].dataType if "aigc_label" in item.names else BooleanType()
         if isinstance(phash, StringType) and isinstance(label, BooleanType):

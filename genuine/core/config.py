@@ -95,6 +95,9 @@ class IngestConfig(Strict):
     report_reason_fallback: str = "other"
     label_values: list[str]
     session_clients: list[str]
+    # Records the later checks changed (late failures, rows already ingested) are joined back to the
+    # batch by broadcast up to this many rows, by a shuffle above it (a re-sent export).
+    broadcast_max_rows: int = 2_000_000
 
     @model_validator(mode="after")
     def _one_category_per_reason(self) -> IngestConfig:

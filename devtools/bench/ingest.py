@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from genuine.core.config import Config
 from genuine.core.session import get_spark
-from genuine.devtools.bench.meter import ProcessMeter, spark_cores
+from genuine.devtools.bench.meter import ProcessMeter, jit_seconds, spark_cores
 from genuine.devtools.bench.scratch import scratch_config
 from genuine.devtools.simulate import run as simulate
 from genuine.jobs import ingest
@@ -63,8 +63,10 @@ def bench_ingest(cfg: Config, accounts: int, days: int, out: Path, seed: int = 7
         run_cfg = scratch_config(cfg, out / f"run-{name}")
         shutil.rmtree(out / f"run-{name}", ignore_errors=True)
         export = out / f"export-{name}" if name != "parquet" else parquet
+        jit_before = jit_seconds(spark)
         with meter.span() as reading:
             report = ingest.run(run_cfg, export, spark=spark)
+        jit = jit_seconds(spark) - jit_before
         read = sum(c.read for c in report.entities.values())
         cpu = reading.cpu_s["driver"] + reading.cpu_s["jvm"]
         figures[name] = {
@@ -76,6 +78,8 @@ def bench_ingest(cfg: Config, accounts: int, days: int, out: Path, seed: int = 7
             "wall_s": reading.wall_s, "cpu_s_driver": reading.cpu_s["driver"], "cpu_s_jvm": reading.cpu_s["jvm"],
             "rows_per_s": read / reading.wall_s if reading.wall_s else None,
             "rows_per_cpu_s": read / cpu if cpu else None,
+            "jit_s": jit,
+            "rows_per_cpu_s_without_jit": read / (cpu - jit) if cpu > jit else None,
             "peak_rss_mib_jvm": reading.peak_rss_mib["jvm"],
         }
         if name == "broken":

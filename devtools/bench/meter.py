@@ -203,6 +203,15 @@ def spark_cores(spark: Any) -> int:
     return int(spark.sparkContext.defaultParallelism)
 
 
+def jit_seconds(spark: Any) -> float:
+    """Seconds the JVM's JIT compilers have spent so far (CompilationMXBean: elapsed time summed over
+    compilations, so over compiler threads; on an idle machine about their CPU). A fresh JVM spends about
+    a minute compiling the hot code of a Spark job whatever the rows: the part of a short run's CPU that
+    does not grow with the input."""
+    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getCompilationMXBean()
+    return float(bean.getTotalCompilationTime()) / 1000.0
+
+
 @dataclass
 class Reading:
     """Figures of one measured span; filled in when the span ends."""

@@ -32,19 +32,21 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts (10,000
                   f"{f['load_avg_start'][0]:.1f} -> {f['load_avg_end'][0]:.1f}"
                   + (" (exports reused)" if f["reused_exports"] else ""))
     t = make_table("export", "rows read", "accepted", "quarantined", "balanced", "wall s", "CPU s", "rows/s",
-                   "rows/CPU s", left=("export",))
+                   "rows/CPU s", "JIT s", "rows/CPU s w/o JIT", left=("export",))
     for name in chosen:
         m = f[name]
         t.add_row(name, f"{m['rows']:,}", f"{m['accepted']:,}", f"{m['quarantined']:,}",
                   "yes" if m["balanced"] else "[red]NO[/red]", f"{m['wall_s']:.1f}",
-                  f"{m['cpu_s_driver'] + m['cpu_s_jvm']:.1f}", f"{m['rows_per_s']:,.0f}", f"{m['rows_per_cpu_s']:,.0f}")
+                  f"{m['cpu_s_driver'] + m['cpu_s_jvm']:.1f}", f"{m['rows_per_s']:,.0f}", f"{m['rows_per_cpu_s']:,.0f}",
+                  f"{m['jit_s']:.1f}", f"{m['rows_per_cpu_s_without_jit'] or 0:,.0f}")
     console.print(t)
     if "broken" in chosen:
         written = f["broken"]["written"]
         console.print("broken export, lines written per entity: " + json_line(written))
         console.print("quarantine reasons: " + ", ".join(f"{k}={v:,}" for k, v in sorted(f["broken"]["reasons"].items())))
     console.print("CPU s = driver + JVM (local mode: driver and executors in one JVM, with its Python workers); "
-                  "rows/s = rows read / wall s")
+                  "rows/s = rows read / wall s; JIT s = the JVM's JIT compilers' time in the run (a fixed cost of a "
+                  "fresh JVM, not per row)")
 
 
 def json_line(written: dict[str, dict[str, int]]) -> str:

@@ -97,7 +97,7 @@ class IngestConfig(Strict):
     session_clients: list[str]
     # Records the later checks changed (late failures, rows already ingested) are joined back to the
     # batch by broadcast up to this many rows, by a shuffle above it (a re-sent export).
-    broadcast_max_rows: int = 2_000_000
+    broadcast_max_rows: int = 500_000
 
     @model_validator(mode="after")
     def _one_category_per_reason(self) -> IngestConfig:

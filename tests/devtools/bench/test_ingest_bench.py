@@ -37,3 +37,13 @@ def test_the_broken_export_reads_every_line_it_was_written_with(bench):
     assert f["broken"]["written"] == written
     assert f["broken"]["rows"] == lines
     assert f["broken"]["quarantined"] > 0 and f["broken"]["accepted"] + f["broken"]["quarantined"] == lines
+
+
+def test_the_jit_time_is_part_of_the_cpu_time(bench):
+    _, f = bench
+    for name in ("jsonl", "broken"):
+        m = f[name]
+        cpu = m["cpu_s_driver"] + m["cpu_s_jvm"]
+        assert m["jit_s"] > 0     # a fresh lake's ingest compiles code: a meter reading 0 reads nothing
+        if m["jit_s"] < cpu:       # compile time is elapsed time: on a loaded machine it can pass the CPU
+            assert m["rows_per_cpu_s_without_jit"] == pytest.approx(m["rows"] / (cpu - m["jit_s"]))

@@ -125,12 +125,12 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         checked = with_verdicts(rows, _few(changed_rows(verdicts), cfg.ingest.broadcast_max_rows))
         if entity == "accounts":
             valid = checked.where(~failed).select("account_id", "created_at")
-            known_accounts = materialize(valid.unionByName(existing.select("account_id", "created_at")).distinct(),
-                                         local_checkpoints=True)
+            known_accounts, _ = _sized(valid.unionByName(existing.select("account_id", "created_at")).distinct(),
+                                       cfg.ingest.broadcast_max_rows)
         if entity == "posts":
             valid = checked.where(~failed).select("post_id", "account_id", "created_at")
-            known_posts = materialize(valid.unionByName(existing.select("post_id", "account_id", "created_at"))
-                                      .distinct(), local_checkpoints=True)
+            known_posts, _ = _sized(valid.unionByName(existing.select("post_id", "account_id", "created_at"))
+                                    .distinct(), cfg.ingest.broadcast_max_rows)
         # Appended, not merged: `_new` rows are not in the table on their dates (checked above), and the
         # run's application transaction makes a retried run write nothing twice. Event tables get their
         # event_date, the UTC day they are partitioned by.
@@ -167,14 +167,19 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
     return report
 
 
-def _few(df: DataFrame, broadcast_max_rows: int) -> DataFrame | None:
-    """`df` computed once: None when empty, marked for broadcast when small. A local checkpoint has no
-    size estimate, so without the mark the planner would shuffle the whole batch to join a handful."""
+def _sized(df: DataFrame, broadcast_max_rows: int) -> tuple[DataFrame, int]:
+    """`df` computed once, with its row count, marked for broadcast when small. A local checkpoint has no
+    size estimate: without the mark the planner shuffles the whole batch first (and adaptive execution
+    turns the join into a broadcast only after that shuffle)."""
     df = materialize(df, local_checkpoints=True)
     n = df.count()
-    if not n:
-        return None
-    return F.broadcast(df) if n <= broadcast_max_rows else df
+    return (F.broadcast(df) if n <= broadcast_max_rows else df), n
+
+
+def _few(df: DataFrame, broadcast_max_rows: int) -> DataFrame | None:
+    """`_sized`, and None when empty: a join with nothing is not planned at all."""
+    df, n = _sized(df, broadcast_max_rows)
+    return df if n else None
 
 
 def _has_rows(df: DataFrame) -> bool:

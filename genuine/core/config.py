@@ -95,8 +95,8 @@ class IngestConfig(Strict):
     report_reason_fallback: str = "other"
     label_values: list[str]
     session_clients: list[str]
-    # Records the later checks changed (late failures, rows already ingested) are joined back to the
-    # batch by broadcast up to this many rows, by a shuffle above it (a re-sent export).
+    # Side tables of the later checks (known accounts and posts; the records those checks changed: late
+    # failures, rows already ingested) are joined by broadcast up to this many rows, by a shuffle above.
     broadcast_max_rows: int = 500_000
 
     @model_validator(mode="after")

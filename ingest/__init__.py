@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -32,6 +33,7 @@ from genuine.ingest.validate import (
     duplicate_rows,
     earlier_rows,
     event_dates,
+    failed_late,
     file_problem_rows,
     late_failures,
     quarantine_rows,
@@ -98,8 +100,7 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         # self-joins in exponential time (a broken export of 100 records spent > 20 min in
         # DeduplicateRelations, or ran out of heap).
         rows = materialize(rows.select("*", content_hash(entity).alias("_hash"),
-                                       F.monotonically_increasing_id().alias("_row"),
-                                       F.lit(ledger.run_id).alias("ingest_run_id")), local_checkpoints=True)
+                                       F.monotonically_increasing_id().alias("_row")), local_checkpoints=True)
         # Earlier rows only on the batch's event dates (skipped while the table is empty): the daily cost
         # does not grow with the history.
         earlier = None
@@ -119,7 +120,7 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         stats = verdicts.agg(F.count(F.lit(1)).alias("read"),
                              F.count(F.when(~failed, 1)).alias("accepted"),
                              F.count(F.when(F.col("_new"), 1)).alias("new"),
-                             F.count(F.when(failed & F.col("_reason0").isNull(), 1)).alias("late")).first()
+                             F.count(F.when(failed_late(), 1)).alias("late")).first()
         counts = EntityCounts(stats["read"], stats["accepted"], stats["new"], stats["read"] - stats["accepted"])
         report.entities[entity] = counts
         checked = with_verdicts(rows, _few(changed_rows(verdicts), cfg.ingest.broadcast_max_rows))
@@ -149,12 +150,12 @@ def ingest(lake: Lake, export_dir: str | Path, ledger: RunLedger, now: datetime 
         log.info("%s: read %d = accepted %d (new %d) + quarantined %d", entity, counts.read, counts.accepted,
                  counts.new, counts.quarantined)
 
-    all_bad = quarantine[0] if quarantine else None
-    for other in quarantine[1:]:
-        all_bad = all_bad.unionByName(other)
-    report.reasons = ({} if all_bad is None else
-                      {r["reason"]: r["n"] for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()})
-    if all_bad is not None and report.reasons:   # a clean export adds nothing: no merge to pay for
+    # Each frame holds at least one row (file problems, or an entity with quarantined records): a clean
+    # export has none, and pays no merge.
+    if quarantine:
+        all_bad = reduce(DataFrame.unionByName, quarantine)
+        report.reasons = {r["reason"]: r["n"]
+                          for r in all_bad.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
         quarantined = catalog.table("quarantine")
         keys, when_matched = quarantined.merge_on()
         result = lake.merge("quarantine", all_bad, keys=keys, when_matched=when_matched, schema=quarantined.schema,

@@ -289,10 +289,14 @@ def reference_rows(checked: DataFrame, entity: str) -> DataFrame:
     return checked.select("_row", *refs, *extra, "_reason", "_detail", F.col("_reason").alias("_reason0"))
 
 
+def failed_late() -> Column:
+    """A record that passed the row-level checks (`_reason0`) and failed a later one."""
+    return F.col("_reason").isNotNull() & F.col("_reason0").isNull()
+
+
 def late_failures(checked_refs: DataFrame) -> DataFrame:
     """(_row, _reason, _detail) of the records a later check failed (few in a sound export)."""
-    return (checked_refs.where(F.col("_reason").isNotNull() & F.col("_reason0").isNull())
-            .select("_row", "_reason", "_detail"))
+    return checked_refs.where(failed_late()).select("_row", "_reason", "_detail")
 
 
 def duplicate_rows(checked: DataFrame, entity: str, failed: DataFrame | None) -> DataFrame:
@@ -312,8 +316,7 @@ def duplicate_rows(checked: DataFrame, entity: str, failed: DataFrame | None) ->
 def changed_rows(verdicts: DataFrame) -> DataFrame:
     """The `verdicts` rows (the `duplicate_rows` after `check_duplicates`) whose reason or `_new` flag the
     later checks set: a late failure, or a valid row already ingested. None in a clean daily export."""
-    return (verdicts.where((F.col("_reason").isNotNull() & F.col("_reason0").isNull())
-                           | (F.col("_reason").isNull() & ~F.col("_new")))
+    return (verdicts.where(failed_late() | (F.col("_reason").isNull() & ~F.col("_new")))
             .select("_row", F.col("_reason").alias("_late_reason"), F.col("_detail").alias("_late_detail"),
                     F.col("_new").alias("_late_new")))
 

@@ -38,7 +38,8 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts (10,000
         t.add_row(name, f"{m['rows']:,}", f"{m['accepted']:,}", f"{m['quarantined']:,}",
                   "yes" if m["balanced"] else "[red]NO[/red]", f"{m['wall_s']:.1f}",
                   f"{m['cpu_s_driver'] + m['cpu_s_jvm']:.1f}", f"{m['rows_per_s']:,.0f}", f"{m['rows_per_cpu_s']:,.0f}",
-                  f"{m['jit_s']:.1f}", f"{m['rows_per_cpu_s_without_jit'] or 0:,.0f}")
+                  f"{m['jit_s']:.1f}", "-" if m["rows_per_cpu_s_without_jit"] is None
+                  else f"{m['rows_per_cpu_s_without_jit']:,.0f}")
     console.print(t)
     if "broken" in chosen:
         written = f["broken"]["written"]

@@ -17,10 +17,11 @@ moment (seeded), checks the lake, re-runs the day and checks again:
 
 Each step of the day is aimed at in turn (ingest, features, score, enforce, report, ingest, ...). The kill
 is timed from the trial's own ledger, not from its launch: the script polls the trial lake's run ledger
-until the aimed step has started (its `running` row is committed), then waits a delay drawn uniformly
-inside that step's duration in the reference run, then kills. A trial that runs faster or slower than the
-reference is still hit inside the aimed step, unless that step ends sooner than in the reference; the step
-actually interrupted (read from the ledger after the kill) is what is reported.
+until the aimed step has started (its `running` row is committed), then waits a delay: a share of that
+step's duration (uniform in [0, 1)), the duration being the reference's scaled by the
+trial's own pace so far (`trial_delay`), then kills. A trial that runs faster or slower than the reference
+(another load) is still hit inside the aimed step; the step actually interrupted (read from the ledger
+after the kill) is what is reported.
 
 The reference is also re-run once: a finished day must leave every table at its version. Prints the
 trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
@@ -45,8 +46,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from deltalake import DeltaTable
+
 from genuine.core import catalog
 from genuine.core.config import Config, load_config
+from genuine.core.lake.arrow import read_arrow
 from genuine.core.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -85,15 +89,12 @@ def tables_of(cfg: Config) -> dict[str, Path]:
 
 
 def versions(cfg: Config) -> dict[str, int]:
-    from deltalake import DeltaTable
 
     return {name: DeltaTable(str(path)).version() for name, path in tables_of(cfg).items()}
 
 
 def partial_versions(cfg: Config) -> list[str]:
     """Tables whose log has a gap or a torn commit, or whose latest version names a missing file."""
-    from deltalake import DeltaTable
-
     bad = []
     for name, path in tables_of(cfg).items():
         commits = sorted(int(p.stem) for p in (path / "_delta_log").glob("*.json") if p.stem.isdigit())
@@ -108,27 +109,23 @@ def partial_versions(cfg: Config) -> list[str]:
                     bad.append(f"{name}: commit {n} is not whole JSON")
                     break
         try:
-            DeltaTable(str(path)).to_pyarrow_table()
+            read_arrow(str(path))
         except Exception as exc:         # a missing data file, an unreadable log: both are violations
             bad.append(f"{name}: latest version does not read back: {exc}")
     return bad
 
 
 def _rows(path: Path, table: str) -> list[str]:
-    from deltalake import DeltaTable
-
-    t = DeltaTable(str(path)).to_pyarrow_table()
+    t = read_arrow(str(path))
     keep = RUNS_COMPARED if table == "runs" else [c for c in t.column_names if c not in WALL_CLOCK.get(table, ())]
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in t.select(list(keep)).to_pylist())
 
 
 def duplicates(cfg: Config) -> list[str]:
-    from deltalake import DeltaTable
-
     bad = []
     for name, path in tables_of(cfg).items():
         keys = list(catalog.table(name).keys)
-        t = DeltaTable(str(path)).to_pyarrow_table(columns=keys)
+        t = read_arrow(str(path), columns=keys)
         n = t.num_rows
         distinct = t.group_by(keys).aggregate([]).num_rows if n else 0
         if distinct != n:
@@ -222,14 +219,21 @@ def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tup
 
 def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
                  rng: random.Random) -> list[tuple[str, float]]:
-    """(step aimed at, seconds into that step) per trial: the steps in turn, each delay uniform inside the
-    step's duration in the reference. Timed from the step's own start in the trial (`step_start`), so a
-    trial slower or faster than the reference is still hit inside the step."""
+    """(step aimed at, share of that step's duration) per trial: the steps in turn, each share uniform in
+    [0, 1). The share becomes a delay only in the trial (`trial_delay`), at the pace the trial runs."""
     steps = list(windows)
     if not steps:
         raise ValueError("the reference run's ledger has no step run since its launch: nothing to aim at")
-    aimed = [steps[i % len(steps)] for i in range(trials)]
-    return [(step, rng.uniform(0.0, windows[step][1] - windows[step][0])) for step in aimed]
+    return [(steps[i % len(steps)], rng.random()) for i in range(trials)]
+
+
+def trial_delay(windows: dict[str, tuple[float, float]], step: str, share: float, began: float) -> float:
+    """Seconds after the step's start in the trial: `share` of the step's duration in the reference, scaled
+    by the trial's pace so far (its start of the step over the reference's). A trial that runs faster than
+    the reference (less load) gets a shorter delay, so the kill still lands inside the step."""
+    start, end = windows[step]
+    pace = began / start if start > 0 else 1.0
+    return share * (end - start) * pace
 
 
 def step_start(runs: list[dict[str, Any]], step: str, since: datetime) -> float | None:
@@ -253,10 +257,7 @@ def wait_for_step(cfg: Config, proc: subprocess.Popen[bytes], step: str, since: 
 
 
 def _ledger_rows(cfg: Config) -> list[dict[str, Any]]:
-    from deltalake import DeltaTable
-
-    return DeltaTable(cfg.table("runs")).to_pyarrow_table(
-        columns=["job", "status", "started_at", "ended_at"]).to_pylist()
+    return read_arrow(cfg.table("runs"), columns=["job", "status", "started_at", "ended_at"]).to_pylist()
 
 
 def _running_step(cfg: Config) -> str:
@@ -316,12 +317,13 @@ def chaos(args: argparse.Namespace) -> int:
     moments = kill_moments(windows, args.trials, random.Random(args.seed))
     trial_root = out / "trial"
     hits: list[dict[str, Any]] = []
-    for i, (aimed, delay) in enumerate(moments):
+    for i, (aimed, share) in enumerate(moments):
         _fresh(out / "base", trial_root)
         cfg = _cfg(args.env, sets, trial_root)
         since = datetime.now(UTC)
         proc, logf = runner.start(runner.argv(trial_root, *daily))
         began = wait_for_step(cfg, proc, aimed, since, args.poll)
+        delay = trial_delay(windows, aimed, share, began) if began is not None else 0.0
         at = (began or 0.0) + delay
         if began is None:
             killed = f"finished before {aimed} was seen running"
@@ -343,7 +345,8 @@ def chaos(args: argparse.Namespace) -> int:
             found += partial_versions(cfg) + duplicates(cfg) + differences(content(cfg), want)
         log.info("trial %d/%d: aimed at %s, %.1f s into it (%.1f s after launch): killed in %s: %s", i + 1,
                  args.trials, aimed, delay, at, killed, "; ".join(found) or "no violation")
-        hits.append({"aimed": aimed, "delay_s": round(delay, 1), "at_s": round(at, 1), "killed_in": killed})
+        hits.append({"aimed": aimed, "share": round(share, 3), "delay_s": round(delay, 1), "at_s": round(at, 1),
+                     "killed_in": killed})
         violations += [f"trial {i + 1} (kill at {at:.1f} s, {killed}): {v}" for v in found]
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
 
 from genuine.core.config import load_config
+from genuine.core.lake.arrow import read_arrow
 from genuine.core.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -51,9 +50,7 @@ class TableDiff:
 
 
 def read_table(uri: str) -> pd.DataFrame:
-    dt = DeltaTable(uri)
-    table = pa.table(QueryBuilder().register("t", dt).execute("select * from t").read_all())
-    return table.to_pandas()
+    return read_arrow(uri).to_pandas()
 
 
 def _comparable(values: pd.Series) -> pd.Series:

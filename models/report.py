@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from genuine.core import tracking
 from genuine.core.errors import NoChampionError
+from genuine.core.lake.arrow import query
 from genuine.models.thresholds import Thresholds
 
 SECTIONS = ("overall", "held_out_strategy", "strategy", "protected")
@@ -96,10 +97,7 @@ def scores_overview(scores_uri: str) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     sql = ("select snapshot_date, model_name, model_version, feature_table_version, scoring_run_id, band, "
            "count(*) as accounts from s group by 1, 2, 3, 4, 5, 6 order by 1, 5, 6")
-    table = pa.table(QueryBuilder().register("s", DeltaTable(scores_uri)).execute(sql).read_all())
-    plain = pa.schema([pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type)
-                       for f in table.schema])
-    return table.cast(plain).to_pandas()[cols]
+    return query(scores_uri, sql, name="s").to_pandas()[cols]
 
 
 __all__ = ["COLUMNS", "SECTIONS", "champion_plots", "champion_summary", "scores_overview", "summary_from_metrics"]

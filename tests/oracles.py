@@ -7,31 +7,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pandas as pd
-import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
 
-
-def _plain(t: pa.DataType) -> pa.DataType:
-    """delta-rs answers with view types (string_view, list_view) that pandas cannot convert yet."""
-    if pa.types.is_string_view(t) or pa.types.is_large_string(t):
-        return pa.string()
-    if pa.types.is_binary_view(t):
-        return pa.binary()
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
-        return pa.list_(_plain(t.value_type))
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _plain(f.type)) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(_plain(t.key_type), _plain(t.item_type))
-    return t
+from genuine.core.lake.arrow import read_arrow
 
 
 def read_delta_rs(uri: str, version: int | None = None) -> pd.DataFrame:
-    """Read a Delta table with delta-rs alone (QueryBuilder avoids the exit-time abort of to_pyarrow_*)."""
-    dt = DeltaTable(uri, version=version) if version is not None else DeltaTable(uri)
-    table = pa.table(QueryBuilder().register("t", dt).execute("select * from t").read_all())
-    plain = pa.schema([pa.field(f.name, _plain(f.type)) for f in table.schema])
-    return table.cast(plain).to_pandas()
+    """Read a Delta table with delta-rs alone (no Spark on the reading side)."""
+    return read_arrow(uri, version=version).to_pandas()
 
 
 def sorted_frame(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:

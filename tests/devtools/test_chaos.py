@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from genuine.devtools.chaos import kill_moments, step_start, step_windows
+from genuine.devtools.chaos import kill_moments, step_start, step_windows, trial_delay
 
 LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
 
@@ -29,14 +29,13 @@ def test_step_windows_are_the_succeeded_step_runs_since_the_launch_in_the_days_o
                                  ("enforce", (171.0, 199.0)), ("report", (200.5, 230.0))]
 
 
-def test_kill_moments_take_the_steps_in_turn_each_delay_inside_the_steps_duration():
+def test_kill_moments_take_the_steps_in_turn_each_with_a_uniform_share_of_the_step():
     windows = {"ingest": (10.0, 60.0), "features": (61.0, 150.0), "score": (151.0, 152.0),
                "enforce": (171.0, 199.0), "report": (200.0, 230.0)}
     moments = kill_moments(windows, 20, random.Random(7))
     assert [step for step, _ in moments] == list(windows) * 4
-    # a delay counted from the step's own start in the trial: inside the reference's duration of the step
-    assert all(0.0 <= delay <= windows[step][1] - windows[step][0] for step, delay in moments)
-    assert max(d for s, d in moments if s == "features") > 50.0    # not squeezed into the step's start
+    assert all(0.0 <= share < 1.0 for _, share in moments)
+    assert max(share for _, share in moments) > 0.9 and min(share for _, share in moments) < 0.1
     assert Counter(step for step, _ in moments) == {step: 4 for step in windows}
     assert moments == kill_moments(windows, 20, random.Random(7))
     # a day without an export has no ingest step: the other four share the trials
@@ -45,6 +44,16 @@ def test_kill_moments_take_the_steps_in_turn_each_delay_inside_the_steps_duratio
         {"features": 2, "score": 2, "enforce": 1, "report": 1}
     with pytest.raises(ValueError, match="nothing to aim at"):
         kill_moments({}, 3, random.Random(1))
+
+
+def test_trial_delay_is_the_share_of_the_step_at_the_trials_own_pace():
+    # the reference (loaded) reached score at 292 s and spent 106 s in it
+    windows = {"ingest": (60.0, 151.0), "score": (292.0, 398.0)}
+    assert trial_delay(windows, "score", 0.5, 292.0) == pytest.approx(53.0)      # same pace: the reference's
+    # the seed-11 miss: a trial twice as fast reaches score at 146 s; the step is expected to last 53 s
+    assert trial_delay(windows, "score", 0.72, 146.0) == pytest.approx(0.72 * 106.0 * 0.5)
+    assert trial_delay(windows, "ingest", 0.25, 90.0) == pytest.approx(0.25 * 91.0 * 1.5)   # a slower trial
+    assert trial_delay({"ingest": (0.0, 40.0)}, "ingest", 0.5, 3.0) == pytest.approx(20.0)  # no pace to read
 
 
 def test_step_start_is_the_aimed_steps_first_start_since_the_launch():

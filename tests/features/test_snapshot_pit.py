@@ -12,12 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from deltalake import DeltaTable, QueryBuilder
 
+from genuine.core.lake.arrow import read_arrow
 from genuine.core.schemas import RAW_SCHEMAS, RAW_TABLE
 from genuine.features.catalog import FEATURE_TABLE
 from genuine.features.snapshot import FamilyConfigs, FeaturesConfig, Inputs, build_snapshot, end_of_day
-from tests.oracles import _plain
 
 TS = {"accounts": "created_at", "posts": "created_at", "interactions": "created_at", "sessions": "started_at",
       "reports": "created_at", "labels": "decided_at"}
@@ -25,8 +24,7 @@ ONE_US = timedelta(microseconds=1)
 
 
 def _arrow(uri: str) -> pa.Table:
-    t = pa.table(QueryBuilder().register("t", DeltaTable(uri)).execute("select * from t").read_all())
-    return t.cast(pa.schema([pa.field(f.name, _plain(f.type)) for f in t.schema]))
+    return read_arrow(uri)
 
 
 def _shifted(t: pa.Table, n: int, id_col: str, suffix: str, ts_col: str, ts) -> pa.Table:  # noqa: ANN001

@@ -111,17 +111,18 @@ def settings_hash(bcfg: BehaviourConfig) -> str:
 
 
 def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
-               config_hash: str) -> dict[date, str]:
-    """The event days whose partials are missing or out of date, in order, each with the reason."""
+               config_hash: str, family: str = "behaviour", unit: str = "events") -> dict[date, str]:
+    """The event days whose partials are missing or out of date, in order, each with the reason (every
+    family's manifest keeps a day's count of `unit` and its settings hash)."""
     out: dict[date, str] = {}
     for day in sorted(events):
         had = manifest.get(day)
         if had is None:
             out[day] = "no partials"
         elif had[1] != config_hash:
-            out[day] = "computed with other behaviour settings"
+            out[day] = f"computed with other {family} settings"
         elif had[0] != events[day]:
-            out[day] = f"{had[0]} events when computed, {events[day]} now (late events)"
+            out[day] = f"{had[0]} {unit} when computed, {events[day]} now (late events)"
     return out
 
 

@@ -201,7 +201,8 @@ def coordination_cells(interactions: DataFrame, cfg: CoordinationConfig) -> Data
 
 
 def coordination_pairs(interactions: DataFrame, cfg: CoordinationConfig) -> DataFrame:
-    """Every candidate pair generated from the capped cells: (target_post_id, a, b, within_window), a < b.
+    """Every candidate pair generated from the capped cells: (target_post_id, a, b, within_window,
+    later_bucket), a < b; later_bucket is the pair's bucket, or the later of its two adjacent buckets.
 
     Same-bucket pairs are always within the window; pairs across adjacent buckets are checked exactly
     (later first action - earlier last action <= window). With k_c <= K actors kept in cell c the rows
@@ -214,21 +215,26 @@ def coordination_pairs(interactions: DataFrame, cfg: CoordinationConfig) -> Data
     same = (x.join(y, ["target_post_id", "bucket"])
             .where(F.col("x.actor_id") < F.col("y.actor_id"))
             .select("target_post_id", F.col("x.actor_id").alias("a"), F.col("y.actor_id").alias("b"),
-                    F.lit(True).alias("within_window")))
+                    F.lit(True).alias("within_window"), F.col("bucket").alias("later_bucket")))
     nxt = y.select("target_post_id", (F.col("bucket") - 1).alias("bucket"),
                    F.col("actor_id").alias("later_id"), F.col("first_us").alias("later_first"))
     cross = (x.join(nxt, ["target_post_id", "bucket"])
              .where(F.col("x.actor_id") != F.col("later_id"))
              .select("target_post_id", F.least("x.actor_id", "later_id").alias("a"),
                      F.greatest("x.actor_id", "later_id").alias("b"),
-                     (F.col("later_first") - F.col("x.last_us") <= F.lit(w_us)).alias("within_window")))
+                     (F.col("later_first") - F.col("x.last_us") <= F.lit(w_us)).alias("within_window"),
+                     (F.col("bucket") + 1).alias("later_bucket")))
     return same.unionAll(cross)
 
 
 def coordination_edges(interactions: DataFrame, cfg: CoordinationConfig) -> DataFrame:
     """Coordination graph (src < dst, weight): weight = distinct posts both acted on within the window,
     kept when >= min_co_actions."""
-    pairs = coordination_pairs(interactions, cfg).where("within_window")
+    return edges_of_pairs(coordination_pairs(interactions, cfg).where("within_window"), cfg)
+
+
+def edges_of_pairs(pairs: DataFrame, cfg: CoordinationConfig) -> DataFrame:
+    """The coordination graph of within-window pairs (target_post_id, a, b) of the coordination window."""
     return (pairs.groupBy(F.col("a").alias("src"), F.col("b").alias("dst"))
             .agg(F.countDistinct("target_post_id").alias("weight"))
             .where(F.col("weight") >= cfg.min_co_actions))
@@ -429,10 +435,12 @@ def _prefix_features(sessions: DataFrame, young: DataFrame, max_accounts: int) -
 
 def network_features(accounts: DataFrame, interactions: DataFrame, sessions: DataFrame,
                      cfg: NetworkConfig, *, labels: DataFrame | None = None,
-                     as_of: datetime | None = None) -> DataFrame:
+                     as_of: datetime | None = None, pairs: DataFrame | None = None) -> DataFrame:
     """One row per account in `accounts`: account_id + FEATURES, zero counts / null ratios where the
     account is not in a graph. Events and labels must already be cut at the snapshot time `as_of`
     (default: the latest interaction); without labels, label_neighbour_share is 0 wherever defined.
+    `pairs` (window_s, target_post_id, a, b), the within-window pairs of every window of the events (the
+    stored ones of features/network_partials.py), replaces pairing the events again.
 
     Not lazy: the graph algorithms iterate with Spark jobs while this runs, and the graph inputs are
     materialized once (lib/checkpoint.materialize); the returned DataFrame is a plan over those results.
@@ -442,8 +450,11 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
 
     # Graph inputs are read by several algorithms: computed once (and freed when no longer referenced).
     local = algo.local_checkpoints
-    coord = _coordination_features(
-        materialize(coordination_edges(interactions, cfg.coordination), local_checkpoints=local), algo)
+    if pairs is None:
+        edges = coordination_edges(interactions, cfg.coordination)
+    else:
+        edges = edges_of_pairs(pairs.where(F.col("window_s") == cfg.coordination.window_seconds), cfg.coordination)
+    coord = _coordination_features(materialize(edges, local_checkpoints=local), algo)
 
     fe = materialize(follow_edges(interactions), local_checkpoints=local)
     ids = materialize(
@@ -460,10 +471,13 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     nbc = cfg.neighbours
     eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
                       local_checkpoints=local)
-    pairs = materialize(coaction_pairs(interactions, cfg), local_checkpoints=local)
-    partners = materialize(coaction_partners(coaction_evidence(pairs, eng, cfg.coaction), cfg.coaction),
+    co = (coaction_pairs(interactions, cfg) if pairs is None
+          else pairs.where(F.col("window_s").isin(cfg.coaction.windows_seconds)).select(
+              "window_s", "target_post_id", "a", "b").distinct())
+    co = materialize(co, local_checkpoints=local)
+    partners = materialize(coaction_partners(coaction_evidence(co, eng, cfg.coaction), cfg.coaction),
                            local_checkpoints=local)
-    coact = materialize(_coaction_features(pairs, eng, partners), local_checkpoints=local)
+    coact = materialize(_coaction_features(co, eng, partners), local_checkpoints=local)
     young = _young(accounts, as_of, nbc.young_days)
     positive = (latest_positive(labels, nbc.positive_label) if labels is not None
                 else young.select("account_id", F.lit(0.0).alias("positive")).limit(0))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -24,6 +24,7 @@ from genuine.features.change import ChangeConfig, change_features
 from genuine.features.content import ContentConfig, content_features
 from genuine.features.content_partials import content_from_partials
 from genuine.features.network import NetworkConfig, network_features
+from genuine.features.network_partials import stored_pairs, window_problem
 from genuine.features.registry import FAMILIES, Family
 from genuine.features.reports import ReportsConfig, report_features
 from genuine.features.separation import SeparationConfig, SeparationReport
@@ -43,7 +44,8 @@ class SnapshotConfig(Strict):
 class FeaturesConfig(Strict):
     """The whole `features` section, validated at once so a typo in any key is an error naming it."""
 
-    # Behaviour and content families from per-day state tables instead of the whole history (same values).
+    # Behaviour, content and network's co-action pairs from per-day state tables instead of the whole history
+    # (same values).
     incremental: bool = False
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     separation: SeparationConfig = Field(default_factory=SeparationConfig)
@@ -52,6 +54,13 @@ class FeaturesConfig(Strict):
     network: NetworkConfig
     reports: ReportsConfig
     change: ChangeConfig = Field(default_factory=ChangeConfig)
+
+    @model_validator(mode="after")
+    def _network_windows(self) -> FeaturesConfig:
+        problem = window_problem(self.network) if self.incremental else None
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,8 @@ class Inputs:
     # With both set (features.incremental), the content family combines these instead of the texts.
     content_docs: DataFrame | None = None
     content_texts: DataFrame | None = None
+    # With it set (features.incremental), the network family reads these co-action pairs instead of pairing.
+    network_pairs: DataFrame | None = None
 
 
 def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
@@ -154,6 +165,7 @@ def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
         behaviour_replies=inp.behaviour_replies,
         content_docs=inp.content_docs,       # cut by content_from_partials (days <= as_of's)
         content_texts=inp.content_texts,
+        network_pairs=inp.network_pairs,     # cut by stored_pairs (days <= as_of's)
     )
 
 
@@ -174,8 +186,9 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
     if family == "content":
         return content_features(inp.accounts, inp.posts, inp.interactions, inp.post_scores, cfgs.content)
     if family == "network":
+        pairs = stored_pairs(inp.network_pairs, as_of) if inp.network_pairs is not None else None
         return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network, labels=inp.labels,
-                                as_of=as_of)
+                                as_of=as_of, pairs=pairs)
     if family == "reports":
         return report_features(inp.accounts, inp.reports, inp.labels, as_of, cfgs.reports)
     if family == "change":

@@ -1,7 +1,8 @@
 """The stored state of the incremental feature path, brought up to date before a snapshot reads it.
 
-Two families keep per-day state (docs/features.md, "Incremental features"): behaviour
-(features/behaviour_partials.py) and content (features/content_partials.py). Each has a manifest of the
+Three families keep per-day state (docs/features.md, "Incremental features"): behaviour
+(features/behaviour_partials.py), content (features/content_partials.py) and network's co-action pairs
+(features/network_partials.py). Each has a manifest of the
 UTC days it holds, with the day's record count and the hash of the settings used, so a day is rewritten
 when it is new, when late records moved its count, or when the settings changed; a run killed before its
 manifest commit leaves those days stale for the retry, which rewrites the same partitions with the same rows.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -39,6 +40,10 @@ from genuine.features.content_partials import (
     text_rows,
 )
 from genuine.features.content_partials import settings_hash as content_settings_hash
+from genuine.features.network import NetworkConfig
+from genuine.features.network_partials import DAYS_SCHEMA as NETWORK_DAYS_SCHEMA
+from genuine.features.network_partials import PAIRS_SCHEMA, day_action_counts, day_pairs, days_to_compute
+from genuine.features.network_partials import settings_hash as network_settings_hash
 from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
@@ -118,7 +123,7 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
     manifest = _manifest(lake, CONTENT_DAYS, "docs")
     config_hash = content_settings_hash(ccfg)
     rebuild = any(h != config_hash for _, h in manifest.values())
-    stale = stale_days(counts, {} if rebuild else manifest, config_hash)
+    stale = stale_days(counts, {} if rebuild else manifest, config_hash, family="content", unit="records")
     if stale:
         days = list(stale)
         log.info("content partials: %d stale day(s) up to %s (%s)%s", len(days), through, stale_summary(stale),
@@ -142,3 +147,37 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
             for table, result in results:
                 ledger.wrote(table, result)
     return lake.read_or_empty(DOCS, DOCS_SCHEMA), lake.read_or_empty(TEXTS, TEXTS_SCHEMA)
+
+
+PAIRS, NETWORK_DAYS = "network_pairs", "network_days"
+
+
+def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncfg: NetworkConfig,
+                         ledger: RunLedger | None = None) -> DataFrame:
+    """Bring `network_pairs` up to date for the UTC days up to `through`, and return it.
+
+    A day's pairs depend on its own actions and the last window of the day before, so a stale day (new,
+    late actions, other settings) is rewritten with the day after it (partition overwrite: a retry
+    replaces rather than adds). The manifest is written last; it forgets the day after a stale `through`
+    (computed by an earlier run for a later snapshot), whose pairs across midnight may have changed.
+    """
+    day = F.col(catalog.EVENT_DATE)
+    actions = {r[0]: int(r[1]) for r in day_action_counts(interactions, ncfg).where(day <= F.lit(through)).collect()}
+    config_hash = network_settings_hash(ncfg)
+    stale = stale_days(actions, _manifest(lake, NETWORK_DAYS, "actions"), config_hash, family="network",
+                       unit="actions")
+    if stale:
+        days = days_to_compute(stale, actions)
+        log.info("network pairs: %d stale day(s) up to %s (%s); rewriting %d day(s)", len(stale), through,
+                 stale_summary(stale), len(days))
+        forget = sorted({d + timedelta(days=1) for d in stale} - set(days))
+        pairs = day_pairs(interactions, days, ncfg)
+        manifest_rows = lake.spark.createDataFrame([(d, actions[d], config_hash) for d in days], NETWORK_DAYS_SCHEMA)
+        results = [(PAIRS, lake.overwrite(PAIRS, pairs, predicate=_days_predicate(days), schema=PAIRS_SCHEMA,
+                                          partition_by=catalog.table(PAIRS).partition_by)),
+                   (NETWORK_DAYS, lake.overwrite(NETWORK_DAYS, manifest_rows, predicate=_days_predicate(days + forget),
+                                                 schema=NETWORK_DAYS_SCHEMA))]
+        if ledger is not None:
+            for table, result in results:
+                ledger.wrote(table, result)
+    return lake.read_or_empty(PAIRS, PAIRS_SCHEMA)

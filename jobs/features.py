@@ -37,7 +37,7 @@ from genuine.features.snapshot import (
     committed_run,
     default_snapshot_date,
 )
-from genuine.features.state import update_behaviour_state, update_content_state
+from genuine.features.state import update_behaviour_state, update_content_state, update_network_state
 from genuine.jobs.common import JobContext, base_parser, config_from, job
 from genuine.jobs.io import merge, read_pinned
 from genuine.models.text_detector import score_posts
@@ -101,8 +101,9 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
                                                    fcfg.behaviour, ledger)
         docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                            fcfg.content, ledger)
+        pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger)
         inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies, content_docs=docs,
-                         content_texts=texts)
+                         content_texts=texts, network_pairs=pairs)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()
     try:
         n = snap.count()

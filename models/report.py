@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 from deltalake import DeltaTable
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient

@@ -2,8 +2,8 @@
 
     python -m genuine.devtools.bench.incremental --family content --accounts 3000 --days 14 --out /tmp/bench-incr
 
-Families with per-day state: behaviour (features/behaviour_partials.py) and content
-(features/content_partials.py). Steps (each ends in a `noop` write of the family frame, like `genuine bench
+Families with per-day state: behaviour (features/behaviour_partials.py), content
+(features/content_partials.py) and network's co-action pairs (features/network_partials.py). Steps (each ends in a `noop` write of the family frame, like `genuine bench
 features`): `full` computes the family over the whole history at the last day; `backfill` writes the state
 tables for every day but the last; `new_day` brings them up to date with the last day; `combine` builds the
 same snapshot from the state tables. Prints a JSON line of figures (wall, CPU seconds of the JVM and the
@@ -33,23 +33,28 @@ from genuine.features.behaviour import behaviour_features
 from genuine.features.behaviour_partials import behaviour_from_partials
 from genuine.features.content import content_features
 from genuine.features.content_partials import content_from_partials
+from genuine.features.network import network_features
+from genuine.features.network_partials import stored_pairs
 from genuine.features.post_scores import no_scores
 from genuine.features.snapshot import FeaturesConfig, Inputs, cut_inputs, default_snapshot_date, end_of_day
 from genuine.features.state import (
     CONTENT_DAYS,
     DAYS,
     DOCS,
+    NETWORK_DAYS,
+    PAIRS,
     PARTIALS,
     REPLIES,
     TEXTS,
     update_behaviour_state,
     update_content_state,
+    update_network_state,
 )
 
 log = logging.getLogger(__name__)
 
 
-STATE = {"behaviour": (PARTIALS, REPLIES, DAYS), "content": (DOCS, TEXTS, CONTENT_DAYS)}
+STATE = {"behaviour": (PARTIALS, REPLIES, DAYS), "content": (DOCS, TEXTS, CONTENT_DAYS), "network": (PAIRS, NETWORK_DAYS)}
 
 
 def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path, seed: int) -> dict[str, Any]:
@@ -79,19 +84,29 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
     def full() -> DataFrame:
         if family == "behaviour":
             return behaviour_features(cut["accounts"], cut["posts"], cut["interactions"], as_of, fcfg.behaviour)
+        if family == "network":
+            return network(None)
         return content_features(cut["accounts"], cut["posts"], cut["interactions"], scores, fcfg.content)
+
+    def network(pairs: DataFrame | None) -> DataFrame:
+        return network_features(cut["accounts"], cut["interactions"], cut["sessions"], fcfg.network,
+                                labels=cut["labels"], as_of=as_of, pairs=pairs)
 
     def update(through: date) -> None:
         if family == "behaviour":
             update_behaviour_state(lake, posts, inter, through, fcfg.behaviour)
+        elif family == "network":
+            update_network_state(lake, inter, through, fcfg.network)
         else:
             update_content_state(lake, posts, inter, through, fcfg.content)
 
     def combine() -> DataFrame:
-        a, b, _ = (lake.read(t) for t in STATE[family])
+        state = [lake.read(t) for t in STATE[family]]
         if family == "behaviour":
-            return behaviour_from_partials(cut["accounts"], a, b, as_of, fcfg.behaviour)
-        return content_from_partials(cut["accounts"], cut["posts"], scores, a, b, as_of, fcfg.content)
+            return behaviour_from_partials(cut["accounts"], state[0], state[1], as_of, fcfg.behaviour)
+        if family == "network":
+            return network(stored_pairs(state[0], as_of))
+        return content_from_partials(cut["accounts"], cut["posts"], scores, state[0], state[1], as_of, fcfg.content)
 
     def noop(df: DataFrame) -> None:
         df.write.format("noop").mode("overwrite").save()
@@ -108,11 +123,12 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
 
 
 def cut_inputs_for(frames: dict[str, DataFrame], as_of: datetime) -> dict[str, DataFrame]:
-    """Accounts, posts and interactions cut at as_of, as the snapshot cuts them."""
+    """Accounts, posts, interactions, sessions and labels cut at as_of, as the snapshot cuts them."""
     inp = cut_inputs(Inputs(frames["accounts"], frames["posts"], frames["interactions"], frames["sessions"],
                             frames["reports"], frames["labels"], frames["posts"].select("post_id", "account_id")),
                      as_of)
-    return {"accounts": inp.accounts, "posts": inp.posts, "interactions": inp.interactions}
+    return {"accounts": inp.accounts, "posts": inp.posts, "interactions": inp.interactions,
+            "sessions": inp.sessions, "labels": inp.labels}
 
 
 def main() -> None:

@@ -116,6 +116,11 @@ _TABLES = [
           schema_owner="genuine.features.content_partials:DOCS_SCHEMA"),
     Table("content_texts", None, ("key",), schema_owner="genuine.features.content_partials:TEXTS_SCHEMA"),
     Table("content_days", None, (EVENT_DATE,), schema_owner="genuine.features.content_partials:DAYS_SCHEMA"),
+    # incremental network features (genuine.features.network_partials): co-action pairs by the UTC day of
+    # their later bucket, and the manifest
+    Table("network_pairs", None, ("window_s", "target_post_id", "a", "b", EVENT_DATE), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.network_partials:PAIRS_SCHEMA"),
+    Table("network_days", None, (EVENT_DATE,), schema_owner="genuine.features.network_partials:DAYS_SCHEMA"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
     Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),

@@ -79,7 +79,7 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     assert ok.loc["feat-r1", "status"] == "succeeded" and ok.loc["feat-r2", "status"] == "succeeded"
     assert dict(ok.loc["feat-r2", "inputs"]) == raw_versions
 
-    # features.incremental: the behaviour and content families from the per-day state tables, the same snapshot
+    # features.incremental: behaviour, content and network's pairs from the per-day state tables, the same snapshot
     _cli(tiny_lake, "--as-of", day.isoformat(), "--run-id", "feat-r3", "--set", "features.incremental=true")
     inc = read_delta_rs(uri)
     assert set(inc.run_id) == {"feat-r3"} and len(inc) == len(accounts)
@@ -90,7 +90,12 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
     runs = read_delta_rs(cfg.table("runs")).set_index("run_id")
     assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "content_docs", "content_texts",
-            "content_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+            "content_days", "network_pairs", "network_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
+    # network: each day's actions of the coordination kinds, as counted here by pandas
+    kinds = cfg.features["network"]["coordination"]["kinds"]
+    acts = inter[inter.kind.isin(kinds) & inter.actor_id.notna() & inter.target_post_id.notna()]
+    assert read_delta_rs(cfg.table("network_days")).set_index("event_date")["actions"].to_dict() == \
+        acts.created_at.dt.date.value_counts().to_dict()
     # content: one row per post and per comment, each day's count in the manifest
     comments = inter[inter.kind == "comment"]
     records = pd.concat([posts.created_at, comments.created_at]).dt.date.value_counts().to_dict()

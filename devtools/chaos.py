@@ -217,13 +217,15 @@ def step_windows(runs: list[dict[str, Any]], started: datetime) -> dict[str, tup
     return {step: windows[step] for step in STEPS if step in windows}
 
 
-def kill_moments(windows: dict[str, tuple[float, float]], trials: int,
-                 rng: random.Random) -> list[tuple[str, float]]:
-    """(step aimed at, share of that step's duration) per trial: the steps in turn, each share uniform in
-    [0, 1). The share becomes a delay only in the trial (`trial_delay`), at the pace the trial runs."""
-    steps = list(windows)
+def kill_moments(windows: dict[str, tuple[float, float]], trials: int, rng: random.Random,
+                 only: list[str] | None = None) -> list[tuple[str, float]]:
+    """(step aimed at, share of that step's duration) per trial: the steps in turn (or those of `only`), each
+    share uniform in [0, 1). The share becomes a delay only in the trial (`trial_delay`), at the pace the
+    trial runs."""
+    steps = [s for s in windows if only is None or s in only]
     if not steps:
-        raise ValueError("the reference run's ledger has no step run since its launch: nothing to aim at")
+        raise ValueError(f"the reference run's ledger has no step run since its launch{' among ' + str(only) if only else ''}: "
+                         "nothing to aim at")
     return [(steps[i % len(steps)], rng.random()) for i in range(trials)]
 
 
@@ -314,7 +316,7 @@ def chaos(args: argparse.Namespace) -> int:
     log.info("reference steps (s after launch): %s", steps_s)
 
     where: Counter[str] = Counter()
-    moments = kill_moments(windows, args.trials, random.Random(args.seed))
+    moments = kill_moments(windows, args.trials, random.Random(args.seed), args.steps)
     trial_root = out / "trial"
     hits: list[dict[str, Any]] = []
     for i, (aimed, share) in enumerate(moments):
@@ -379,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="config override for the day under test (the reference and the trials), e.g. "
                         "features.incremental=true; the base lake's backfill runs without it")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between two reads of the trial's ledger")
+    p.add_argument("--steps", type=lambda v: v.split(","), default=None, metavar="STEP,...",
+                   help="aim only at these steps of the day (default: every step in turn), e.g. features")
     p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     return prepare(args) if args.prepare else chaos(args)

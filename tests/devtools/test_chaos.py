@@ -44,6 +44,11 @@ def test_kill_moments_take_the_steps_in_turn_each_with_a_uniform_share_of_the_st
         {"features": 2, "score": 2, "enforce": 1, "report": 1}
     with pytest.raises(ValueError, match="nothing to aim at"):
         kill_moments({}, 3, random.Random(1))
+    # --steps: only the steps asked for, still in turn
+    assert [s for s, _ in kill_moments(windows, 4, random.Random(7), ["score", "features"])] == \
+        ["features", "score", "features", "score"]
+    with pytest.raises(ValueError, match="among"):
+        kill_moments(windows, 2, random.Random(7), ["train"])
 
 
 def test_trial_delay_is_the_share_of_the_step_at_the_trials_own_pace():

@@ -18,8 +18,8 @@ moment (seeded), checks the lake, re-runs the day and checks again:
 Each step of the day is aimed at in turn (ingest, features, score, enforce, report, ingest, ...). The kill
 is timed from the trial's own ledger, not from its launch: the script polls the trial lake's run ledger
 until the aimed step has started (its `running` row is committed), then waits a delay: a share of that
-step's duration (uniform in [0, 1)), the duration being the reference's scaled by the
-trial's own pace so far (`trial_delay`), then kills. A trial that runs faster or slower than the reference
+step's duration (uniform in [0, 1)), the duration being the reference's scaled by the trial's own pace so
+far (`trial_delay`), then kills. A trial that runs faster or slower than the reference
 (another load) is still hit inside the aimed step; the step actually interrupted (read from the ledger
 after the kill) is what is reported.
 
@@ -89,7 +89,6 @@ def tables_of(cfg: Config) -> dict[str, Path]:
 
 
 def versions(cfg: Config) -> dict[str, int]:
-
     return {name: DeltaTable(str(path)).version() for name, path in tables_of(cfg).items()}
 
 

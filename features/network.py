@@ -175,6 +175,12 @@ SCHEMA = StructType([StructField("account_id", StringType(), True)]
 
 # --- coordination graph --------------------------------------------------------------------------
 
+def coordination_actions(interactions: DataFrame, kinds: list[str]) -> DataFrame:
+    """The interactions the family pairs and scores: actions of `kinds` on a post, with actor and time."""
+    return interactions.where(F.col("kind").isin(kinds) & F.col("actor_id").isNotNull()
+                              & F.col("target_post_id").isNotNull() & F.col("created_at").isNotNull())
+
+
 def coordination_cells(interactions: DataFrame, cfg: CoordinationConfig) -> DataFrame:
     """One row per (target post, time bucket, actor) kept for pairing, at most K actors per cell.
 
@@ -185,9 +191,7 @@ def coordination_cells(interactions: DataFrame, cfg: CoordinationConfig) -> Data
     """
     w_us = cfg.window_seconds * 1_000_000
     t = F.unix_micros("created_at")
-    ev = (interactions
-          .where(F.col("kind").isin(cfg.kinds) & F.col("actor_id").isNotNull()
-                 & F.col("target_post_id").isNotNull() & F.col("created_at").isNotNull())
+    ev = (coordination_actions(interactions, cfg.kinds)
           .select("target_post_id", "actor_id", t.alias("t"))
           .withColumn("bucket", ((F.col("t") - F.pmod("t", F.lit(w_us))) / F.lit(w_us)).cast("long")))
     cells = ev.groupBy("target_post_id", "bucket", "actor_id").agg(
@@ -316,8 +320,7 @@ def _device_features(sessions: DataFrame, algo: AlgorithmConfig) -> DataFrame:
 
 def coaction_events(interactions: DataFrame, kinds: list[str]) -> DataFrame:
     """Action rows on posts (actor_id, target_post_id, author_id, t_us) of the coordination kinds."""
-    return (interactions.where(F.col("kind").isin(kinds) & F.col("actor_id").isNotNull()
-                               & F.col("target_post_id").isNotNull() & F.col("created_at").isNotNull())
+    return (coordination_actions(interactions, kinds)
             .select("actor_id", "target_post_id", F.col("target_account_id").alias("author_id"),
                     F.unix_micros("created_at").alias("t_us")))
 

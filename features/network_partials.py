@@ -37,9 +37,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, LongType, StringType, StructField, StructType
 
+from genuine.core.catalog import MICROS_PER_DAY
 from genuine.core.errors import ConfigError
 from genuine.features.behaviour_partials import snapshot_day
-from genuine.features.network import NetworkConfig, coordination_pairs
+from genuine.features.network import NetworkConfig, coordination_actions, coordination_pairs
 
 SECONDS_PER_DAY = 86_400
 MICROS_PER_S = 1_000_000
@@ -87,16 +88,11 @@ def settings_hash(cfg: NetworkConfig) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _actions(interactions: DataFrame, cfg: NetworkConfig) -> DataFrame:
-    """The rows `coordination_cells` pairs (same filter), with their UTC day."""
-    return interactions.where(F.col("kind").isin(cfg.coordination.kinds) & F.col("actor_id").isNotNull()
-                              & F.col("target_post_id").isNotNull() & F.col("created_at").isNotNull())
-
-
 def day_action_counts(interactions: DataFrame, cfg: NetworkConfig) -> DataFrame:
     """(event_date, actions): the actions per UTC day that `day_pairs` pairs."""
     day = F.col("event_date")
-    return _actions(interactions, cfg).where(day.isNotNull()).groupBy(day).agg(F.count(F.lit(1)).alias("actions"))
+    return (coordination_actions(interactions, cfg.coordination.kinds).where(day.isNotNull()).groupBy(day)
+            .agg(F.count(F.lit(1)).alias("actions")))
 
 
 def days_to_compute(stale: Iterable[date], known: Iterable[date]) -> list[date]:
@@ -113,13 +109,15 @@ def day_pairs(interactions: DataFrame, days: list[date], cfg: NetworkConfig) -> 
         raise ValueError("day_pairs: no day to compute")
     check_windows(cfg)
     day = F.col("event_date")
+    # a day before a wanted day that is not wanted itself contributes its last bucket only (pairs across
+    # midnight); a wanted one is read whole anyway
+    after_gap = [d for d in days if d - timedelta(days=1) not in days]
     parts = []
     for w in pair_windows(cfg):
         w_us = w * MICROS_PER_S
-        # the day before a wanted day contributes its last bucket only (pairs across midnight)
         edge = reduce(lambda acc, c: acc | c, [
             (day == F.lit(d - timedelta(days=1)))
-            & (F.unix_micros("created_at") >= F.lit(_day_start_us(d) - w_us)) for d in days])
+            & (F.unix_micros("created_at") >= F.lit(_day_start_us(d) - w_us)) for d in after_gap])
         ev = interactions.where(day.isin(days) | edge)
         pairs = coordination_pairs(ev, cfg.coordination.model_copy(update={"window_seconds": w}))
         later_day = F.date_from_unix_date(F.floor(F.col("later_bucket") * F.lit(w) / F.lit(SECONDS_PER_DAY))
@@ -131,7 +129,7 @@ def day_pairs(interactions: DataFrame, days: list[date], cfg: NetworkConfig) -> 
 
 
 def _day_start_us(d: date) -> int:
-    return (d - date(1970, 1, 1)).days * SECONDS_PER_DAY * MICROS_PER_S
+    return (d - date(1970, 1, 1)).days * MICROS_PER_DAY
 
 
 def stored_pairs(pairs: DataFrame, as_of: datetime) -> DataFrame:

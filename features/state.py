@@ -2,10 +2,10 @@
 
 Three families keep per-day state (docs/features.md, "Incremental features"): behaviour
 (features/behaviour_partials.py), content (features/content_partials.py) and network's co-action pairs
-(features/network_partials.py). Each has a manifest of the
-UTC days it holds, with the day's record count and the hash of the settings used, so a day is rewritten
-when it is new, when late records moved its count, or when the settings changed; a run killed before its
-manifest commit leaves those days stale for the retry, which rewrites the same partitions with the same rows.
+(features/network_partials.py). Each has a manifest of the UTC days it holds, with the day's record count and
+the hash of the settings used, so a day is rewritten when it is new, when late records moved its count, or
+when the settings changed; a run killed before its manifest commit leaves those days stale for the retry,
+which rewrites the same partitions with the same rows.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
     python -m genuine.devtools.bench.incremental --family content --accounts 3000 --days 14 --out /tmp/bench-incr
 
 Families with per-day state: behaviour (features/behaviour_partials.py), content
-(features/content_partials.py) and network's co-action pairs (features/network_partials.py). Steps (each ends in a `noop` write of the family frame, like `genuine bench
-features`): `full` computes the family over the whole history at the last day; `backfill` writes the state
-tables for every day but the last; `new_day` brings them up to date with the last day; `combine` builds the
-same snapshot from the state tables. Prints a JSON line of figures (wall, CPU seconds of the JVM and the
-driver, load, the state tables' rows).
+(features/content_partials.py) and network's co-action pairs (features/network_partials.py). Steps (each ends
+in a `noop` write of the family frame, like `genuine bench features`): `full` computes the family over the
+whole history at the last day; `backfill` writes the state tables for every day but the last; `new_day` brings
+them up to date with the last day; `combine` builds the same snapshot from the state tables. Prints a JSON
+line of figures (wall, CPU seconds of the JVM and the driver, load, the state tables' rows).
 """
 
 from __future__ import annotations

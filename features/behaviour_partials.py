@@ -23,7 +23,7 @@ partial rows (far fewer than events) with `behaviour_from_partials`. The result 
   (`reply_ledger_rows`); a later day's comments on a post already in the ledger are not first comments.
 
 A day's partial depends on the day's events and on BehaviourConfig, so the `behaviour_days` manifest keeps,
-per day, the count of events and the hash of the settings it was computed from; `stale_days` finds the days
+per day, the count of events and the hash of the settings it was computed from; `stale_days` (features/state.py) finds the days
 whose events changed since (late events) or whose settings differ, and the job rewrites from the first of
 them on (the reply ledger of a day depends on the days before it).
 """
@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import operator
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
@@ -108,22 +107,6 @@ def settings_hash(bcfg: BehaviourConfig) -> str:
     """Stable hash of the behaviour settings (all of them: a partial is never reused under other settings)."""
     blob = json.dumps(bcfg.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
-               config_hash: str, family: str = "behaviour", unit: str = "events") -> dict[date, str]:
-    """The event days whose partials are missing or out of date, in order, each with the reason (every
-    family's manifest keeps a day's count of `unit` and its settings hash)."""
-    out: dict[date, str] = {}
-    for day in sorted(events):
-        had = manifest.get(day)
-        if had is None:
-            out[day] = "no partials"
-        elif had[1] != config_hash:
-            out[day] = f"computed with other {family} settings"
-        elif had[0] != events[day]:
-            out[day] = f"{had[0]} {unit} when computed, {events[day]} now (late events)"
-    return out
 
 
 # The `behaviour_replies` ledger: one row per (account, post) first comment, partitioned by its UTC day.

@@ -28,7 +28,6 @@ from genuine.features.behaviour_partials import (
     behaviour_day_partials,
     reply_ledger_rows,
     settings_hash,
-    stale_days,
 )
 from genuine.features.content import ContentConfig
 from genuine.features.content_partials import DAYS_SCHEMA as CONTENT_DAYS_SCHEMA
@@ -47,6 +46,22 @@ from genuine.features.network_partials import settings_hash as network_settings_
 from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
+
+def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
+               config_hash: str, family: str = "behaviour", unit: str = "events") -> dict[date, str]:
+    """The event days whose partials are missing or out of date, in order, each with the reason (every
+    family's manifest keeps a day's count of `unit` and its settings hash)."""
+    out: dict[date, str] = {}
+    for day in sorted(events):
+        had = manifest.get(day)
+        if had is None:
+            out[day] = "no partials"
+        elif had[1] != config_hash:
+            out[day] = f"computed with other {family} settings"
+        elif had[0] != events[day]:
+            out[day] = f"{had[0]} {unit} when computed, {events[day]} now (late events)"
+    return out
+
 
 def stale_summary(stale: Mapping[date, str]) -> str:
     """The first stale days and why, for one log line."""

@@ -23,10 +23,9 @@ from genuine.features.behaviour_partials import (
     reply_ledger_rows,
     settings_hash,
     snapshot_day,
-    stale_days,
 )
 from genuine.features.snapshot import end_of_day
-from genuine.features.state import DAYS, PARTIALS, REPLIES, update_behaviour_state
+from genuine.features.state import DAYS, PARTIALS, REPLIES, stale_days, update_behaviour_state
 from tests.features.test_behaviour import _data, _rows
 
 # Float features computed from sums in a different order (exact integer sums of gaps here, floating point

@@ -23,9 +23,9 @@ partial rows (far fewer than events) with `behaviour_from_partials`. The result 
   (`reply_ledger_rows`); a later day's comments on a post already in the ledger are not first comments.
 
 A day's partial depends on the day's events and on BehaviourConfig, so the `behaviour_days` manifest keeps,
-per day, the count of events and the hash of the settings it was computed from; `stale_days` (features/state.py) finds the days
-whose events changed since (late events) or whose settings differ, and the job rewrites from the first of
-them on (the reply ledger of a day depends on the days before it).
+per day, the count of events and the hash of the settings it was computed from; `stale_days`
+(features/state.py) finds the days whose events changed since (late events) or whose settings differ, and
+the job rewrites from the first of them on (the reply ledger of a day depends on the days before it).
 """
 
 from __future__ import annotations

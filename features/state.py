@@ -47,6 +47,7 @@ from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
 
+
 def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
                config_hash: str, family: str = "behaviour", unit: str = "events") -> dict[date, str]:
     """The event days whose partials are missing or out of date, in order, each with the reason (every

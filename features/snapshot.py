@@ -29,6 +29,7 @@ from genuine.features.registry import FAMILIES, Family
 from genuine.features.reports import ReportsConfig, report_features
 from genuine.features.separation import SeparationConfig, SeparationReport
 from genuine.lib.checkpoint import materialize
+from genuine.lib.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -217,5 +218,8 @@ def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
     # Each family is computed on its own before the join: one plan over all five ran out of execution
     # memory in the 2 GB test driver once the raw reads carried their partition columns.
     local = cfgs.network.algorithms.local_checkpoints
-    parts = [materialize(family_frame(family, cut_inp, as_of, cfgs), local_checkpoints=local) for family in FAMILIES]
+    parts = []
+    for family in FAMILIES:
+        with timed(log, f"feature family {family} as of {snapshot_date}"):
+            parts.append(materialize(family_frame(family, cut_inp, as_of, cfgs), local_checkpoints=local))
     return assemble(parts, snapshot_date, as_of, input_versions, run_id)

@@ -40,6 +40,7 @@ from genuine.features.snapshot import (
 from genuine.features.state import update_behaviour_state, update_content_state, update_network_state
 from genuine.jobs.common import JobContext, base_parser, config_from, job
 from genuine.jobs.io import merge, read_pinned
+from genuine.lib.timing import timed
 from genuine.models.text_detector import score_posts
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,19 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     frames = {entity: read_pinned(lake, ledger, RAW_TABLE[entity]) for entity in RAW_SCHEMAS}
     versions = {t: ledger.inputs[t] for t in (RAW_TABLE[e] for e in RAW_SCHEMAS) if t in ledger.inputs}
     snapshot_date = as_of or default_snapshot_date(frames["interactions"], frames["posts"])
-    scores = post_scores(lake, ctx.cfg, frames["posts"], ctx.run_id)
+    with timed(log, "features: post scores"):
+        scores = post_scores(lake, ctx.cfg, frames["posts"], ctx.run_id)
     inputs = Inputs(frames["accounts"], frames["posts"], frames["interactions"], frames["sessions"],
                     frames["reports"], frames["labels"], scores)
     if fcfg.incremental:
-        partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                                   fcfg.behaviour, ledger)
-        docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                           fcfg.content, ledger)
-        pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger)
+        with timed(log, "features: behaviour state"):
+            partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"],
+                                                       snapshot_date, fcfg.behaviour, ledger)
+        with timed(log, "features: content state"):
+            docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
+                                               fcfg.content, ledger)
+        with timed(log, "features: network state"):
+            pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger)
         inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies, content_docs=docs,
                          content_texts=texts, network_pairs=pairs)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()

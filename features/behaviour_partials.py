@@ -44,6 +44,7 @@ from pyspark.sql.types import (
     DateType,
     DecimalType,
     DoubleType,
+    IntegerType,
     LongType,
     StringType,
     StructField,
@@ -66,6 +67,7 @@ from genuine.features.behaviour import (
     reply_latency,
     reply_stats,
 )
+from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +185,33 @@ def reply_ledger_rows(posts: DataFrame, interactions: DataFrame, earlier: DataFr
     return out.select(*[F.col(f.name).cast(f.dataType) for f in REPLIES_SCHEMA.fields])
 
 
+# The `behaviour_totals` table: per account, the sums `_combine` needs over every partial up to a UTC day
+# (event_date), and the state the next day's partial continues from. One partition per snapshot day; a
+# snapshot adds the partials after the latest earlier one instead of combining the whole history again.
+TOTALS_SCHEMA = StructType(
+    [StructField("account_id", StringType(), True),
+     StructField("k", IntegerType(), True)]                   # UTC offset in quarters the sums used; NULL: no account row
+    + [StructField(c, LongType(), True) for c in _COUNTS]
+    + [StructField("n_gaps", LongType(), True),
+       StructField("s1", LongType(), True),                   # sum of gaps, us
+       StructField("s2", EXACT, True),                        # sum of squared gaps, us^2
+       StructField("gap_bins", ArrayType(LongType(), True), True),
+       StructField("n_sessions", LongType(), True),
+       StructField("span_us", LongType(), True),
+       StructField("n_pairs", LongType(), True),
+       StructField("n_regular", LongType(), True),
+       StructField("n_days", LongType(), True),
+       StructField("q", ArrayType(LongType(), True), True),   # UTC quarter-hour histogram
+       StructField("days", ArrayType(LongType(), True), True),  # local weekday histogram
+       StructField("last_us", LongType(), True),              # the history's last timestamp
+       StructField("prev_us", LongType(), True),              # ...and the one before it; NULL: one event
+       StructField("last_hi", LongType(), True),              # local day (unix days) of the last event
+       StructField("event_date", DateType(), True)]           # the UTC day the totals run through
+)
+_SUMS = [f.name for f in TOTALS_SCHEMA.fields if f.name not in ("account_id", "k", "last_us", "prev_us",
+                                                                 "last_hi", "event_date")]
+
+
 def snapshot_day(as_of: datetime) -> date:
     """The UTC day D of a snapshot as of the last microsecond of D; partials cannot cut inside a day."""
     as_of_us = epoch_micros(as_of)
@@ -195,25 +224,94 @@ def behaviour_from_partials(accounts: DataFrame, partials: DataFrame, replies: D
                             cfg: BehaviourConfig) -> DataFrame:
     """BEHAVIOUR_SCHEMA rows equal to behaviour_features(accounts, posts, interactions, as_of, cfg), from the
     partials and reply ledger of the days up to as_of's (as_of: the end of a UTC day)."""
-    day = snapshot_day(as_of)
+    return behaviour_from_totals(accounts, behaviour_totals(accounts, partials, as_of, cfg), replies, as_of, cfg)
+
+
+def behaviour_from_totals(accounts: DataFrame, totals: DataFrame, replies: DataFrame, as_of: datetime,
+                          cfg: BehaviourConfig) -> DataFrame:
+    """As behaviour_from_partials, from `behaviour_totals` of as_of's day instead of the partials."""
     as_of_us = epoch_micros(as_of)
     acc = account_frame(accounts, cfg)
-    k = F.col("offset_s") / QUARTER_S  # exact: offsets are whole quarters (BehaviourConfig)
-    p = (partials.where(F.col("event_date") <= F.lit(day))
-         .join(acc.select("account_id", k.cast("int").alias("k")), "account_id"))
-    stats = _combine(p, cfg)
+    stats = _finish(totals.where(F.col("event_date") == F.lit(snapshot_day(as_of)))
+                    .join(acc.select("account_id"), "account_id"), cfg)
     lat = replies.where(F.col("comment_us") <= F.lit(as_of_us)).select("account_id", "lat")
     population = mean_profile(stats, cfg)
     return assemble_behaviour(acc, stats, reply_stats(lat, cfg), population, as_of_us, cfg)
 
 
-def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
-    """Per-account state with the columns behaviour._per_account produces, from partial rows + column k."""
+def behaviour_totals(accounts: DataFrame, partials: DataFrame, as_of: datetime, cfg: BehaviourConfig,
+                     base: DataFrame | None = None) -> DataFrame:
+    """TOTALS_SCHEMA rows through as_of's day D, for every account with partials up to D.
+
+    With `base` (the totals through an earlier day T, computed from the same partials), only the partials
+    of days T+1..D are read and added, so the cost follows the new days, not the history. Exact: every sum
+    is of integers, and the day after T continues from T's last timestamps and local day as the window of
+    the full combination would. An account whose UTC offset (k) changed since T, or that had no account row
+    then, is combined again from all its partials.
+    """
+    day = snapshot_day(as_of)
+    acc = account_frame(accounts, cfg).select("account_id", (F.col("offset_s") / QUARTER_S).cast("int").alias("k"))
+    d = F.col("event_date")
+    upto = partials.where(d <= F.lit(day))
+    if base is None:
+        return _totals(upto.join(acc, "account_id", "left"), None, day, cfg)
+    through = base.agg(F.max("event_date")).first()[0]
+    if through is None or through >= day:
+        raise ValueError(f"behaviour totals: a base through {through} cannot start totals through {day}")
+    b = base.where(d == F.lit(through)).drop("event_date")
+    # accounts whose offset moved (or whose account row is new): their sums used another k
+    redo = (b.select("account_id", F.col("k").alias("k_was")).join(acc, "account_id", "left")
+            .where(~F.col("k_was").eqNullSafe(F.col("k"))).select("account_id"))
+    redo = materialize(redo, local_checkpoints=True)
+    kept = b.join(redo, "account_id", "left_anti")
+    rows = upto.where(d > F.lit(through))
+    if redo.limit(1).count():
+        log.info("behaviour totals: %d account(s) changed UTC offset or gained an account row since %s: "
+                 "combined again from all their partials", redo.count(), through)
+        rows = rows.join(redo, "account_id", "left_anti").unionByName(upto.join(redo, "account_id", "left_semi"))
+    return _totals(rows.join(acc, "account_id", "left"), kept, day, cfg)
+
+
+def _totals(p: DataFrame, base: DataFrame | None, day: date, cfg: BehaviourConfig) -> DataFrame:
+    """TOTALS_SCHEMA rows through `day`: `base` (TOTALS_SCHEMA without event_date, or None) plus the sums of
+    the partial rows `p` (with column k) of the days after it."""
+    c = F.col
+    if base is None:
+        p = p.select("*", *[F.lit(None).cast("long").alias(x) for x in ("b_last", "b_prev", "b_hi")])
+    else:
+        p = p.join(base.select("account_id", c("last_us").alias("b_last"), c("prev_us").alias("b_prev"),
+                               c("last_hi").alias("b_hi")), "account_id", "left")
+    out = _sums(_rows(p), cfg)
+    if base is not None:
+        # an account on one side keeps that side; on both, the sums add and the state is the new side's
+        j = base.withColumn("_b", F.lit(True)).alias("b").join(out.withColumn("_n", F.lit(True)).alias("n"),
+                                                               "account_id", "full")
+        only_b, only_n = c("n._n").isNull(), c("b._b").isNull()
+
+        def pick(x: str, both: Column) -> Column:
+            return F.when(only_b, c(f"b.{x}")).when(only_n, c(f"n.{x}")).otherwise(both).alias(x)
+
+        def add(x: str) -> Column:
+            bx, nx = c(f"b.{x}"), c(f"n.{x}")
+            return pick(x, F.zip_with(bx, nx, lambda u, v: u + v)
+                        if isinstance(TOTALS_SCHEMA[x].dataType, ArrayType) else bx + nx)
+
+        out = j.select("account_id", pick("k", c("n.k")), *[add(x) for x in _SUMS],
+                       *[pick(x, c(f"n.{x}")) for x in ("last_us", "prev_us", "last_hi")])
+    return out.withColumn("event_date", F.lit(day)).select(
+        *[F.col(f.name).cast(f.dataType) for f in TOTALS_SCHEMA.fields])
+
+
+def _rows(p: DataFrame) -> DataFrame:
+    """The partial rows with what each continues from: the last two timestamps before its day (pl1, pl2)
+    and the local day of the last event before it (prev_hi), from the rows before it or, for the first
+    row of an account, from its totals so far (b_last, b_prev, b_hi; NULL without)."""
     c = F.col
     w = Window.partitionBy("account_id").orderBy("event_date")
-    # the last two timestamps of the account's history before this day
-    pl1 = F.lag("last_us").over(w)
-    pl2 = F.coalesce(F.lag("prev_last_us").over(w), F.lag("last_us", 2).over(w))
+    rn = F.row_number().over(w)
+    pl1 = F.coalesce(F.lag("last_us").over(w), c("b_last"))
+    pl2 = F.coalesce(F.lag("prev_last_us").over(w), F.lag("last_us", 2).over(w),
+                     F.when(rn == 2, c("b_last")).otherwise(c("b_prev")))
     # local days: quarters before `cut` fall on UTC day + base, the others on the next local day
     base = F.when(c("k") > 0, 0).otherwise(-1)
     cut = F.pmod(-c("k"), F.lit(QUARTERS))
@@ -226,9 +324,15 @@ def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     r = (r.withColumn("n_after", c("n_events") - c("n_before"))
          .withColumn("lo", F.when(c("n_before") > 0, c("day_before")).otherwise(c("day_before") + 1))
          .withColumn("hi", F.when(c("n_after") > 0, c("day_before") + 1).otherwise(c("day_before"))))
-    r = r.withColumn("new_days", 1 + (c("hi") != c("lo")).cast("int")
-                     - F.coalesce((c("lo") == F.lag("hi").over(w)).cast("int"), F.lit(0)))
+    prev_hi = F.coalesce(F.lag("hi").over(w), c("b_hi"))
+    return r.withColumn("new_days", 1 + (c("hi") != c("lo")).cast("int")
+                        - F.coalesce((c("lo") == prev_hi).cast("int"), F.lit(0)))
 
+
+def _sums(r: DataFrame, cfg: BehaviourConfig) -> DataFrame:
+    """Per account: the TOTALS_SCHEMA sums of rows from `_rows`, and the state the next day continues from
+    (the last row's last two timestamps and local day)."""
+    c = F.col
     g0 = c("g0_us") / US_PER_S                        # the gap into the day's first event
     pg0 = (c("pl1") - c("pl2")) / US_PER_S            # the gap before it
     g1 = (c("second_us") - c("first_us")) / US_PER_S  # the gap after it
@@ -240,7 +344,7 @@ def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     def dow(d: Column) -> Column:
         return F.pmod(d + 3, F.lit(DAYS))  # 1970-01-01 = Thursday
 
-    agg = r.groupBy("account_id", "k").agg(
+    return r.groupBy("account_id", "k").agg(
         *[F.sum(x).alias(x) for x in _COUNTS],
         F.sum(c("n_events") - 1 + one(g0.isNotNull())).alias("n_gaps"),
         F.sum(c("gap_sum_us") + F.coalesce(c("g0_us"), F.lit(0))).alias("s1"),
@@ -257,7 +361,16 @@ def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
         F.array(*[F.sum(F.when(dow(c("day_before")) == d, c("n_before")).otherwise(0)
                         + F.when(dow(c("day_before") + 1) == d, c("n_after")).otherwise(0))
                   for d in range(DAYS)]).alias("days"),
+        F.max("last_us").alias("last_us"),
+        F.max_by(F.coalesce(c("prev_last_us"), c("pl1")), c("event_date")).alias("prev_us"),
+        F.max_by("hi", "event_date").alias("last_hi"),
     )
+
+
+def _finish(totals: DataFrame, cfg: BehaviourConfig) -> DataFrame:
+    """Per-account state with the columns behaviour._per_account produces, from TOTALS_SCHEMA sums."""
+    c = F.col
+
     # local hour h holds local quarters 4h..4h+3, i.e. UTC quarters (4h + j - k) mod 96
     def utc_quarter(local_q: int) -> Column:
         return F.element_at("q", F.pmod(F.lit(local_q) - c("k"), F.lit(QUARTERS)) + 1)
@@ -265,7 +378,7 @@ def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     hours = F.array(*[reduce(operator.add, [utc_quarter(4 * h + j) for j in range(4)]) for h in range(HOURS)])
     n_gaps = c("n_gaps")
     var_n2 = (n_gaps.cast(EXACT) * c("s2") - c("s1").cast(EXACT) * c("s1").cast(EXACT)).cast("double")
-    out = (agg.withColumn("hours", hours)
+    out = (totals.withColumn("hours", hours)
            .withColumn("gap_mean", F.when(n_gaps > 0, c("s1").cast("double") / n_gaps / US_PER_S))
            .withColumn("gap_std", F.when(n_gaps > 0, F.sqrt(var_n2) / n_gaps / US_PER_S))
            .withColumn("session_span_s", c("span_us").cast("double") / US_PER_S))
@@ -273,7 +386,7 @@ def _combine(p: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     return (out.withColumn("n_night", reduce(operator.add, [c("hours")[h] for h in night], F.lit(0).cast("long")))
             .withColumn("n_weekend", reduce(operator.add, [c("days")[d] for d in cfg.weekend_days],
                                             F.lit(0).cast("long")))
-            .drop("k", "q", "s1", "s2", "span_us"))
+            .drop("k", "q", "s1", "s2", "span_us", "last_us", "prev_us", "last_hi", "event_date"))
 
 
 def _is_night(hour: int, cfg: BehaviourConfig) -> bool:

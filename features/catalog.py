@@ -56,7 +56,11 @@ INCREMENTAL = [
     "keeps the exact values: a day adds the first comments of pairs not already in the ledger.",
     "- `behaviour_days`: the manifest, one row per UTC day the two tables hold: the day's posts and "
     "interactions with an author when it was computed, and a hash of the `features.behaviour` settings it "
-    "was computed with.", "",
+    "was computed with.",
+    "- `behaviour_totals`: one row per account with partials and one partition per snapshot day: the sums "
+    "the combination below needs over every partial up to that day (counts, gap sums, the histograms, "
+    "sessions, pairs, distinct local days), the account's UTC offset in quarter hours they used, and what "
+    "the next day continues from (the history's last two timestamps and the local day of its last event).", "",
     "**Job**: the job counts the events of each day up to the snapshot date (one grouped count of the raw "
     "tables' `event_date` column) and compares them with the manifest. A day is stale when it has no "
     "partials, when its count moved since they were computed (events that arrived late, in a later export), "
@@ -68,6 +72,17 @@ INCREMENTAL = [
     "ledger may change them. A re-run with nothing stale writes nothing. "
     "`tests/features/test_behaviour_partials.py` checks late events and changed settings against a one-pass "
     "computation, and that the days before a late one keep their files.", "",
+    "**Totals**: the snapshot of day D does not combine every partial of the history again. The job adds "
+    "the partials of the days after the latest stored totals (day T < D) to those totals and stores them "
+    "as D's (`update_behaviour_totals`), so a daily snapshot reads one day of partials and one row per "
+    "account, whatever the length of the history. Without earlier totals (the first snapshot, or after a "
+    "rewrite) it adds up every partial. Totals are dropped from the first stale day on before the partials "
+    "are rewritten, so none outlives the partials it was added up from; an account whose UTC offset "
+    "changed since T, or that had no account row then, is added up again from all its partials (its sums "
+    "used another offset). Every sum is of integers, and the day after T continues from T's last two "
+    "timestamps and last local day exactly as the window below would, so the totals path equals the one-"
+    "pass combination (`tests/features/test_behaviour_partials.py` compares both, day by day, with late "
+    "events and with an offset change).", "",
     "**Why the combination is exact.** A snapshot as of the end of day D reads the partial rows of days <= "
     "D (far fewer than events: one per active account-day) and the ledger rows with a first comment <= "
     "as_of. Counts and histograms add up. Each day's only gap that its partial cannot know, the one into "

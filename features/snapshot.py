@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from genuine.core.config import Strict
 from genuine.core.errors import NoEventsError
 from genuine.features.behaviour import BehaviourConfig, behaviour_features
-from genuine.features.behaviour_partials import behaviour_from_partials
+from genuine.features.behaviour_partials import behaviour_from_totals
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
 from genuine.features.change import ChangeConfig, change_features
 from genuine.features.content import ContentConfig, content_features
@@ -140,8 +140,8 @@ class Inputs:
     reports: DataFrame
     labels: DataFrame
     post_scores: DataFrame   # post_id, account_id, p_ai
-    # With both set (features.incremental), the behaviour family combines these instead of the events.
-    behaviour_partials: DataFrame | None = None
+    # With both set (features.incremental), the behaviour family finishes these instead of the events.
+    behaviour_totals: DataFrame | None = None
     behaviour_replies: DataFrame | None = None
     # With both set (features.incremental), the content family combines these instead of the texts.
     content_docs: DataFrame | None = None
@@ -161,8 +161,8 @@ def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
         reports=cut(inp.reports, "created_at", as_of),
         labels=cut(inp.labels, "decided_at", as_of),
         post_scores=inp.post_scores.join(posts.select("post_id"), "post_id", "left_semi"),
-        # cut by behaviour_from_partials itself (days <= as_of's, first comments <= as_of)
-        behaviour_partials=inp.behaviour_partials,
+        # cut by behaviour_from_totals itself (the totals of as_of's day, first comments <= as_of)
+        behaviour_totals=inp.behaviour_totals,
         behaviour_replies=inp.behaviour_replies,
         content_docs=inp.content_docs,       # cut by content_from_partials (days <= as_of's)
         content_texts=inp.content_texts,
@@ -176,9 +176,9 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
     The network family runs its iterative graph algorithms eagerly here (each step is a Spark job);
     the others return lazy plans.
     """
-    if family == "behaviour" and inp.behaviour_partials is not None and inp.behaviour_replies is not None:
-        return behaviour_from_partials(inp.accounts, inp.behaviour_partials, inp.behaviour_replies, as_of,
-                                       cfgs.behaviour)
+    if family == "behaviour" and inp.behaviour_totals is not None and inp.behaviour_replies is not None:
+        return behaviour_from_totals(inp.accounts, inp.behaviour_totals, inp.behaviour_replies, as_of,
+                                     cfgs.behaviour)
     if family == "behaviour":
         return behaviour_features(inp.accounts, inp.posts, inp.interactions, as_of, cfgs.behaviour)
     if family == "content" and inp.content_docs is not None and inp.content_texts is not None:

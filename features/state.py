@@ -25,7 +25,9 @@ from genuine.features.behaviour_partials import (
     DAYS_SCHEMA,
     PARTIALS_SCHEMA,
     REPLIES_SCHEMA,
+    TOTALS_SCHEMA,
     behaviour_day_partials,
+    behaviour_totals,
     reply_ledger_rows,
     settings_hash,
 )
@@ -43,6 +45,7 @@ from genuine.features.network import NetworkConfig
 from genuine.features.network_partials import DAYS_SCHEMA as NETWORK_DAYS_SCHEMA
 from genuine.features.network_partials import PAIRS_SCHEMA, day_action_counts, day_pairs, days_to_compute
 from genuine.features.network_partials import settings_hash as network_settings_hash
+from genuine.features.snapshot import cut, end_of_day
 from genuine.lib.checkpoint import materialize
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ def _manifest(lake: Lake, table: str, count: str) -> dict[date, tuple[int, str]]
     return {r[0]: (r[1], r[2]) for r in lake.read(table).select(catalog.EVENT_DATE, count, "config_hash").collect()}
 
 
-PARTIALS, REPLIES, DAYS = "behaviour_partials", "behaviour_replies", "behaviour_days"
+PARTIALS, REPLIES, DAYS, TOTALS = "behaviour_partials", "behaviour_replies", "behaviour_days", "behaviour_totals"
 
 
 def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
@@ -107,6 +110,14 @@ def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame
         parts = behaviour_day_partials(posts.where(sel), interactions.where(sel), bcfg)
         days = lake.spark.createDataFrame([(d, n, config_hash) for d, n in sorted(events.items()) if d >= first],
                                           DAYS_SCHEMA)
+        # totals through the first rewritten day or later added up partials that are about to change: gone
+        # first, so a run killed after the partials' rewrite cannot leave them standing
+        if lake.exists(TOTALS) and lake.read(TOTALS).where(day >= F.lit(first)).limit(1).count():
+            result = lake.overwrite(TOTALS, lake.spark.createDataFrame([], TOTALS_SCHEMA),
+                                    predicate=f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'", schema=TOTALS_SCHEMA,
+                                    partition_by=catalog.table(TOTALS).partition_by)
+            if ledger is not None:
+                ledger.wrote(TOTALS, result)
         for table, df, schema, where in ((PARTIALS, parts, PARTIALS_SCHEMA, pred), (REPLIES, rows, REPLIES_SCHEMA, pred),
                                          (DAYS, days, DAYS_SCHEMA, f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'")):
             result = lake.overwrite(table, df, predicate=where, schema=schema,
@@ -114,6 +125,34 @@ def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame
             if ledger is not None:
                 ledger.wrote(table, result)
     return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
+
+
+def update_behaviour_totals(lake: Lake, accounts: DataFrame, through: date, bcfg: BehaviourConfig,
+                            ledger: RunLedger | None = None) -> DataFrame:
+    """Bring `behaviour_totals` up to `through` (after update_behaviour_state) and return its rows of that day.
+
+    The totals of the latest earlier day still stored (update_behaviour_state drops those its rewrite made
+    stale) plus the partials of the days after it, so a daily snapshot reads one day of partials and one
+    row per account instead of every partial of the history; without an earlier day, all the partials.
+    Totals already stored for `through` are returned as they are (a re-run writes nothing).
+    """
+    day = F.col(catalog.EVENT_DATE)
+    stored = lake.read(TOTALS) if lake.exists(TOTALS) else None
+    latest = stored.where(day <= F.lit(through)).agg(F.max(day)).first()[0] if stored is not None else None
+    if latest != through:
+        as_of = end_of_day(through)
+        base = stored.where(day == F.lit(latest)) if stored is not None and latest is not None else None
+        log.info("behaviour totals through %s: %s", through,
+                 f"the totals through {latest} + the partials after it" if base is not None else "every partial")
+        # materialized before the write: the base is read from the table being written
+        totals = materialize(behaviour_totals(cut(accounts, "created_at", as_of, keep_null=True),
+                                              lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), as_of, bcfg, base),
+                                 local_checkpoints=True)
+        result = lake.overwrite(TOTALS, totals, predicate=f"{catalog.EVENT_DATE} = DATE'{through.isoformat()}'",
+                                schema=TOTALS_SCHEMA, partition_by=catalog.table(TOTALS).partition_by)
+        if ledger is not None:
+            ledger.wrote(TOTALS, result)
+    return lake.read(TOTALS).where(day == F.lit(through))
 
 
 DOCS, TEXTS, CONTENT_DAYS = "content_docs", "content_texts", "content_days"

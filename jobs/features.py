@@ -37,7 +37,12 @@ from genuine.features.snapshot import (
     committed_run,
     default_snapshot_date,
 )
-from genuine.features.state import update_behaviour_state, update_content_state, update_network_state
+from genuine.features.state import (
+    update_behaviour_state,
+    update_behaviour_totals,
+    update_content_state,
+    update_network_state,
+)
 from genuine.jobs.common import JobContext, base_parser, config_from, job
 from genuine.jobs.io import merge, read_pinned
 from genuine.lib.timing import timed
@@ -100,14 +105,15 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
                     frames["reports"], frames["labels"], scores)
     if fcfg.incremental:
         with timed(log, "features: behaviour state"):
-            partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"],
-                                                       snapshot_date, fcfg.behaviour, ledger)
+            _, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
+                                                fcfg.behaviour, ledger)
+            totals = update_behaviour_totals(lake, frames["accounts"], snapshot_date, fcfg.behaviour, ledger)
         with timed(log, "features: content state"):
             docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                                fcfg.content, ledger)
         with timed(log, "features: network state"):
             pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger)
-        inputs = replace(inputs, behaviour_partials=partials, behaviour_replies=replies, content_docs=docs,
+        inputs = replace(inputs, behaviour_totals=totals, behaviour_replies=replies, content_docs=docs,
                          content_texts=texts, network_pairs=pairs)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()
     try:

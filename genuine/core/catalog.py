@@ -110,6 +110,9 @@ _TABLES = [
           schema_owner="genuine.features.behaviour_partials:REPLIES_SCHEMA"),
     # which days the two tables above hold, with their event counts and settings hash (one row per day)
     Table("behaviour_days", None, (EVENT_DATE,), schema_owner="genuine.features.behaviour_partials:DAYS_SCHEMA"),
+    # per account, the sums of every partial up to a snapshot day (one partition per snapshot day)
+    Table("behaviour_totals", None, ("account_id", EVENT_DATE), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.behaviour_partials:TOTALS_SCHEMA"),
     # incremental content features (genuine.features.content_partials): posts and comments by UTC day, their
     # distinct comparable texts with LSH band keys (appended, never rewritten under the same settings), manifest
     Table("content_docs", None, ("source", "record_id"), partition_by=(EVENT_DATE,),

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
@@ -18,14 +19,25 @@ from genuine.features.behaviour_partials import (
     DAYS_SCHEMA,
     PARTIALS_SCHEMA,
     REPLIES_SCHEMA,
+    TOTALS_SCHEMA,
     behaviour_day_partials,
     behaviour_from_partials,
+    behaviour_from_totals,
+    behaviour_totals,
     reply_ledger_rows,
     settings_hash,
     snapshot_day,
 )
 from genuine.features.snapshot import end_of_day
-from genuine.features.state import DAYS, PARTIALS, REPLIES, stale_days, update_behaviour_state
+from genuine.features.state import (
+    DAYS,
+    PARTIALS,
+    REPLIES,
+    TOTALS,
+    stale_days,
+    update_behaviour_state,
+    update_behaviour_totals,
+)
 from tests.features.test_behaviour import _data, _rows
 
 # Float features computed from sums in a different order (exact integer sums of gaps here, floating point
@@ -162,6 +174,53 @@ def test_day_by_day_partials_equal_one_pass(spark, frames, cfg):
     assertDataFrameEqual(ledger, reply_ledger_rows(posts, inter, None))
 
 
+def _sorted(df):  # noqa: ANN001, ANN202
+    return df.select(*TOTALS_SCHEMA.fieldNames()).orderBy("account_id")
+
+
+def test_totals_added_day_by_day_equal_one_pass_and_the_full_path(spark, frames, cfg):
+    """Totals chained through several days (each from an earlier day's totals and the partials after it)
+    equal the totals of one pass over all partials, exactly, and finish to the full path's features (the
+    shipped settings take the one-pass totals in test_partials_equal_full_recomputation_at_each_as_of)."""
+    behaviour = _cfg(cfg, **SMALL)
+    accounts, posts, inter = frames
+    partials = behaviour_day_partials(posts, inter, behaviour).cache()
+    ledger = reply_ledger_rows(posts, inter, None).cache()
+    days = sorted(r[0] for r in partials.select("event_date").distinct().collect())
+    m = days.index(MIDNIGHT.date())
+    assert m >= 2 and len(days) > m + 5
+    base = None
+    # each side of the busy midnight (a burst across it, replies after it), then gaps of several days (the totals add the partials of every day in between)
+    chain = [days[m - 1], days[m], days[m + 4], days[-1]]
+    for d in chain:
+        as_of = end_of_day(d)
+        chained = behaviour_totals(accounts, partials, as_of, behaviour, base).localCheckpoint()
+        assertDataFrameEqual(_sorted(chained), _sorted(behaviour_totals(accounts, partials, as_of, behaviour)))
+        base = chained
+    assert_same_features(behaviour_from_totals(accounts, base, ledger, as_of, behaviour),
+                         behaviour_features(accounts, posts, inter, as_of, behaviour))
+
+
+def test_totals_add_an_account_again_when_its_offset_or_account_row_changes(spark, frames, cfg):
+    """An account that moved region (another UTC offset) or whose account row arrived after the base day
+    is added up again from all its partials: the chained totals still equal one pass."""
+    behaviour = _cfg(cfg, **SMALL)
+    accounts, posts, inter = frames
+    partials = behaviour_day_partials(posts, inter, behaviour).cache()
+    t, d = MIDNIGHT.date() + timedelta(days=2), MIDNIGHT.date() + timedelta(days=9)
+    late_row = F.col("account_id") == "m_CN"
+    base = behaviour_totals(accounts.where(~late_row), partials, end_of_day(t), behaviour).localCheckpoint()
+    assert base.where(late_row).select("k").first()[0] is None  # partials, no account row yet
+    moved = accounts.withColumn("region", F.when(F.col("account_id") == "m_IN", F.lit("US"))
+                                .otherwise(F.col("region")))
+    chained = behaviour_totals(moved, partials, end_of_day(d), behaviour, base)
+    assertDataFrameEqual(_sorted(chained), _sorted(behaviour_totals(moved, partials, end_of_day(d), behaviour)))
+    ks = {r["account_id"]: r["k"] for r in chained.where(F.col("account_id").isin("m_IN", "m_CN")).collect()}
+    assert ks == {"m_IN": -20, "m_CN": 32}  # -5 h and +8 h in quarter hours
+    with pytest.raises(ValueError, match="cannot start totals"):
+        behaviour_totals(moved, partials, end_of_day(t), behaviour, chained)
+
+
 def test_known_partial_values(spark, frames, cfg):
     """Hand-checked: m_US's burst across midnight splits 3 + 4 events; ties; the 96-bin histogram."""
     behaviour = _cfg(cfg)
@@ -284,6 +343,48 @@ def test_late_events_and_other_settings_rewrite_their_days_and_only_those(spark,
     before = {t: lake.version(t) for t in written}
     update_behaviour_state(lake, posts, with_late, last, other)
     assert {t: lake.version(t) for t in written} == before
+
+
+def test_stored_totals_follow_the_partials_through_late_events(spark, tiny_lake, cfg_factory, tmp_path):
+    """update_behaviour_totals on the tiny lake: totals of an earlier day, then of the last (from the
+    earlier ones), a re-run that writes nothing, and a late batch that drops the totals from its day on;
+    every stored day equals one pass over the partials, and the snapshot equals the full path."""
+    cfg = cfg_factory(*[f"lake.tables.{t}={tmp_path}/{t}" for t in (PARTIALS, REPLIES, DAYS, TOTALS)],
+                      root=tiny_lake.root)
+    lake = Lake(spark, cfg)
+    accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
+    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
+    last = inter.agg(F.max("event_date")).first()[0]
+    early, late_day = last - timedelta(days=4), last - timedelta(days=2)
+
+    def one_pass(events: DataFrame) -> None:
+        """Each stored day equals the totals of one pass over partials computed here from the events."""
+        partials = behaviour_day_partials(posts, events, behaviour).cache()
+        for d in (early, last):
+            assertDataFrameEqual(_sorted(lake.read(TOTALS).where(F.col("event_date") == F.lit(d))),
+                                 _sorted(behaviour_totals(accounts, partials, end_of_day(d), behaviour)))
+        partials.unpersist()
+
+    for d in (early, last):
+        update_behaviour_state(lake, posts, inter, d, behaviour)
+        update_behaviour_totals(lake, accounts, d, behaviour)
+    assert sorted(r[0] for r in lake.read(TOTALS).select("event_date").distinct().collect()) == [early, last]
+    one_pass(inter)
+    version = lake.version(TOTALS)
+    update_behaviour_state(lake, posts, inter, last, behaviour)
+    totals = update_behaviour_totals(lake, accounts, last, behaviour)
+    assert lake.version(TOTALS) == version
+
+    late = (inter.where(F.col("event_date") == F.lit(late_day)).where(F.col("actor_id").isNotNull())
+            .orderBy("event_id").limit(3).withColumn("event_id", F.concat(F.lit("late-"), F.col("event_id"))))
+    inter_now = inter.unionByName(late)
+    update_behaviour_state(lake, posts, inter_now, last, behaviour)
+    assert [r[0] for r in lake.read(TOTALS).select("event_date").distinct().collect()] == [early]
+    totals = update_behaviour_totals(lake, accounts, last, behaviour)
+    one_pass(inter_now)
+    as_of = end_of_day(last)
+    assert_same_features(behaviour_from_totals(accounts, totals, lake.read(REPLIES), as_of, behaviour),
+                         behaviour_features(accounts, posts, inter_now, as_of, behaviour))
 
 
 def test_stale_days_names_each_reason():

@@ -89,7 +89,8 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     days = set(pd.concat([posts.created_at, inter.created_at]).dt.date)
     assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
     runs = read_delta_rs(cfg.table("runs")).set_index("run_id")
-    assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "content_docs", "content_texts",
+    assert set(read_delta_rs(cfg.table("behaviour_totals")).event_date) == {day}
+    assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "behaviour_totals", "content_docs", "content_texts",
             "content_days", "network_pairs", "network_days", "features"} <= set(dict(runs.loc["feat-r3", "outputs"]))
     # network: each day's actions of the coordination kinds, as counted here by pandas
     kinds = cfg.features["network"]["coordination"]["kinds"]

@@ -30,6 +30,7 @@ from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import coaction, graph
 from genuine.lib.checkpoint import materialize
 from genuine.lib.ordered import ordered_avg, ordered_sum
+from genuine.lib.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -457,37 +458,42 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
         edges = coordination_edges(interactions, cfg.coordination)
     else:
         edges = edges_of_pairs(pairs.where(F.col("window_s") == cfg.coordination.window_seconds), cfg.coordination)
-    coord = _coordination_features(materialize(edges, local_checkpoints=local), algo)
+    with timed(log, "network: coordination graph"):
+        coord = _coordination_features(materialize(edges, local_checkpoints=local), algo)
 
-    fe = materialize(follow_edges(interactions), local_checkpoints=local)
-    ids = materialize(
-        acc.select(F.col("account_id").alias("id")).where(F.col("id").isNotNull())
-        .union(fe.select(F.col("src").alias("id"))).union(fe.select(F.col("dst").alias("id"))).distinct(),
-        local_checkpoints=local)
-    follow = _follow_features(ids, fe, algo)
+    with timed(log, "network: follow graph"):
+        fe = materialize(follow_edges(interactions), local_checkpoints=local)
+        ids = materialize(
+            acc.select(F.col("account_id").alias("id")).where(F.col("id").isNotNull())
+            .union(fe.select(F.col("src").alias("id"))).union(fe.select(F.col("dst").alias("id"))).distinct(),
+            local_checkpoints=local)
+        follow = _follow_features(ids, fe, algo)
 
-    device = _device_features(sessions, algo)
+    with timed(log, "network: device graph"):
+        device = _device_features(sessions, algo)
 
     if as_of is None:
         latest = interactions.agg(F.max("created_at")).first()
         as_of = latest[0] if latest is not None and latest[0] is not None else datetime.now(UTC)
     nbc = cfg.neighbours
-    eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
-                      local_checkpoints=local)
-    co = (coaction_pairs(interactions, cfg) if pairs is None
-          else pairs.where(F.col("window_s").isin(cfg.coaction.windows_seconds)).select(
-              "window_s", "target_post_id", "a", "b").distinct())
-    co = materialize(co, local_checkpoints=local)
-    partners = materialize(coaction_partners(coaction_evidence(co, eng, cfg.coaction), cfg.coaction),
-                           local_checkpoints=local)
-    coact = materialize(_coaction_features(co, eng, partners), local_checkpoints=local)
+    with timed(log, "network: co-action against chance"):
+        eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
+                          local_checkpoints=local)
+        co = (coaction_pairs(interactions, cfg) if pairs is None
+              else pairs.where(F.col("window_s").isin(cfg.coaction.windows_seconds)).select(
+                  "window_s", "target_post_id", "a", "b").distinct())
+        co = materialize(co, local_checkpoints=local)
+        partners = materialize(coaction_partners(coaction_evidence(co, eng, cfg.coaction), cfg.coaction),
+                               local_checkpoints=local)
+        coact = materialize(_coaction_features(co, eng, partners), local_checkpoints=local)
     young = _young(accounts, as_of, nbc.young_days)
     positive = (latest_positive(labels, nbc.positive_label) if labels is not None
                 else young.select("account_id", F.lit(0.0).alias("positive")).limit(0))
     # Each part is computed on its own before the final join: one plan over all of them is too big for
     # a small driver's execution memory (seen at 2 GB).
-    nbr = materialize(_neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device),
-                                          coact, young, positive), local_checkpoints=local)
+    with timed(log, "network: neighbourhoods"):
+        nbr = materialize(_neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device),
+                                              coact, young, positive), local_checkpoints=local)
     prefix = (_prefix_features(sessions, young, nbc.max_accounts_per_prefix) if "ip_prefix_hash" in sessions.columns
               else acc.select("account_id", F.lit(None).cast("long").alias("prefix_accounts_max"),
                               F.lit(None).cast("double").alias("prefix_young_share")).limit(0))

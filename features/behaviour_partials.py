@@ -3,7 +3,9 @@
 `behaviour_features` sorts every event of the history for every snapshot. Here each UTC day is reduced
 once to one row per active account (`behaviour_day_partials`, from that day's events only) holding state
 that does not depend on the account's UTC offset and adds up across days; a snapshot then combines the
-partial rows (far fewer than events) with `behaviour_from_partials`. The result equals the full path:
+partial rows (far fewer than events) with `behaviour_from_partials`, or, in the job, adds the partials of
+the new days to the stored totals of an earlier snapshot day (`behaviour_totals`, so a daily snapshot does
+not read the whole history again). The result equals the full path:
 
 - counts and histograms add up exactly;
 - gap statistics: a gap between two events of the same UTC day is in its day's partial; the one gap per
@@ -185,7 +187,7 @@ def reply_ledger_rows(posts: DataFrame, interactions: DataFrame, earlier: DataFr
     return out.select(*[F.col(f.name).cast(f.dataType) for f in REPLIES_SCHEMA.fields])
 
 
-# The `behaviour_totals` table: per account, the sums `_combine` needs over every partial up to a UTC day
+# The `behaviour_totals` table: per account, the sums a snapshot needs over every partial up to a UTC day
 # (event_date), and the state the next day's partial continues from. One partition per snapshot day; a
 # snapshot adds the partials after the latest earlier one instead of combining the whole history again.
 TOTALS_SCHEMA = StructType(

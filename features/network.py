@@ -458,10 +458,10 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
         edges = coordination_edges(interactions, cfg.coordination)
     else:
         edges = edges_of_pairs(pairs.where(F.col("window_s") == cfg.coordination.window_seconds), cfg.coordination)
-    with timed(log, "network: coordination graph"):
+    with timed(log, "features: network: coordination graph"):
         coord = _coordination_features(materialize(edges, local_checkpoints=local), algo)
 
-    with timed(log, "network: follow graph"):
+    with timed(log, "features: network: follow graph"):
         fe = materialize(follow_edges(interactions), local_checkpoints=local)
         ids = materialize(
             acc.select(F.col("account_id").alias("id")).where(F.col("id").isNotNull())
@@ -469,14 +469,14 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
             local_checkpoints=local)
         follow = _follow_features(ids, fe, algo)
 
-    with timed(log, "network: device graph"):
+    with timed(log, "features: network: device graph"):
         device = _device_features(sessions, algo)
 
     if as_of is None:
         latest = interactions.agg(F.max("created_at")).first()
         as_of = latest[0] if latest is not None and latest[0] is not None else datetime.now(UTC)
     nbc = cfg.neighbours
-    with timed(log, "network: co-action against chance"):
+    with timed(log, "features: network: co-action against chance"):
         eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
                           local_checkpoints=local)
         co = (coaction_pairs(interactions, cfg) if pairs is None
@@ -491,7 +491,7 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
                 else young.select("account_id", F.lit(0.0).alias("positive")).limit(0))
     # Each part is computed on its own before the final join: one plan over all of them is too big for
     # a small driver's execution memory (seen at 2 GB).
-    with timed(log, "network: neighbourhoods"):
+    with timed(log, "features: network: neighbourhoods"):
         nbr = materialize(_neighbour_features(acc, partners, fe, device_pairs(sessions, nbc.max_accounts_per_device),
                                               coact, young, positive), local_checkpoints=local)
     prefix = (_prefix_features(sessions, young, nbc.max_accounts_per_prefix) if "ip_prefix_hash" in sessions.columns

@@ -220,6 +220,6 @@ def build_snapshot(inp: Inputs, snapshot_date: date, cfgs: FamilyConfigs,
     local = cfgs.network.algorithms.local_checkpoints
     parts = []
     for family in FAMILIES:
-        with timed(log, f"feature family {family} as of {snapshot_date}"):
+        with timed(log, f"features: family {family}"):
             parts.append(materialize(family_frame(family, cut_inp, as_of, cfgs), local_checkpoints=local))
     return assemble(parts, snapshot_date, as_of, input_versions, run_id)

@@ -60,3 +60,18 @@ def test_shared_table_lines_and_rules_in_a_log():
     assert long_line in out.splitlines()                 # one line, not wrapped at 80 columns
     rule = next(ln for ln in out.splitlines() if "genuine demo" in ln)
     assert len(rule) == RULE_COLUMNS                     # a rule stays a line of ordinary length
+
+
+def test_parts_table_puts_days_against_state_updates_then_families():
+    from genuine.cli.daily import parts_table
+
+    by_day = {"2026-10-01": {"features: family network": 34.5, "features: behaviour state": 17.9,
+                             "features: network: follow graph": 3.2, "features: family behaviour": 4.5},
+              "2026-10-02": {"features: family network": 39.8, "features: behaviour state": 14.9}}
+    table = parts_table(by_day)
+    assert [c.header for c in table.columns] == ["day", "behaviour state", "family behaviour", "family network"]
+    assert [list(c.cells) for c in table.columns] == [["2026-10-01", "2026-10-02"], ["17.9", "14.9"],
+                                                      ["4.5", "-"], ["34.5", "39.8"]]
+    assert parts_table({"2026-10-01": {}}) is None
+    out = _run(lambda: console.print(table))
+    assert "follow graph" not in out and "…" not in out

@@ -40,6 +40,7 @@ from genuine.devtools.day_exports import split_by_day
 from genuine.devtools.simulate import run as simulate
 from genuine.features.snapshot import FeaturesConfig
 from genuine.jobs import daily
+from genuine.lib.timing import recording
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,6 @@ def bench_daily(env: str | None, sets: list[str], accounts: int, days: int, out:
     with meter.span() as r:
         train_champion(champion, spark, out / "run" / "champion-lake" / "truth.parquet")
     figures["champion"] = step_figures(r)
-    with meter.span() as r:
-        daily.backfill(cfg, first, day - timedelta(days=1), out / "days", spark)
-    figures["backfill"] = _figures(r, sum(records[:-1]), sum(records[:-1]))
-
     readings: dict[str, Reading] = {}
 
     @contextmanager
@@ -123,8 +120,22 @@ def bench_daily(env: str | None, sets: list[str], accounts: int, days: int, out:
             yield
         readings[step] = reading
 
-    with meter.span() as total:
-        result = daily.run(cfg, day, folders[-1], spark, around_step=metered)
+    # the timed parts of the jobs (the features job's state updates, families and network parts) by day:
+    # what grows with the history at a near-fixed day size
+    parts_by_day: dict[str, dict[str, float]] = {}
+    with recording() as parts:
+
+        def close_day(run: daily.DailyRun) -> None:
+            parts_by_day[run.day.isoformat()] = {p: round(s, 3) for p, s in parts}
+            parts.clear()
+
+        with meter.span() as r:
+            daily.backfill(cfg, first, day - timedelta(days=1), out / "days", spark, on_day=close_day)
+        figures["backfill"] = _figures(r, sum(records[:-1]), sum(records[:-1]))
+        with meter.span() as total:
+            result = daily.run(cfg, day, folders[-1], spark, around_step=metered)
+        close_day(result)
+    figures["parts_by_day"] = parts_by_day
     scored = next((int(s.result.rows) for s in result.steps if s.step == "score" and s.result is not None), None)
     figures["steps"] = {s.step: _figures(readings[s.step], _rows(s.step, s.result, scored), records[-1])
                         for s in result.steps if s.step in readings}

@@ -16,6 +16,8 @@ from genuine.cli.common import EnvOpt, SetOpt, console, load_cfg, make_table
 from genuine.core.errors import DailyError, LakeError, NoScoringRun
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from genuine.jobs.daily import DailyRun
 
 DateOpt = Annotated[str, typer.Option("--date", help="the day (UTC), YYYY-MM-DD")]
@@ -75,6 +77,18 @@ def _rate(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
+def parts_table(by_day: dict[str, dict[str, float]]) -> Table | None:
+    """Days x the features job's state updates and families (not their sub-parts), wall s; None without."""
+    cols = sorted({p for parts in by_day.values() for p in parts if p.startswith("features: ") and p.count(": ") == 1},
+                  key=lambda p: (not p.endswith(" state"), p))
+    if not cols:
+        return None
+    t = make_table("day", *[p.removeprefix("features: ") for p in cols], left=("day",))
+    for d, parts in by_day.items():
+        t.add_row(d, *[f"{parts[p]:.1f}" if p in parts else "-" for p in cols])
+    return t
+
+
 def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 10000,
           days: Annotated[int, typer.Option(min=1, help="days backfilled before the timed day")] = 30,
           seed: Annotated[int, typer.Option(help="random seed")] = 7,
@@ -99,6 +113,11 @@ def bench(accounts: Annotated[int, typer.Option(help="simulated accounts")] = 10
                   "-" if m["rows"] is None else f"{m['rows']:,}", _rate(m["rows_per_s"]), _rate(m["rows_per_cpu_s"]),
                   _rate(m["day_records_per_s"]), f"{m['peak_rss_mib_jvm']:,.0f} / {m['peak_rss_mib_driver']:,.0f}")
     console.print(t)
+    parts = parts_table(f["parts_by_day"])
+    if parts is not None:
+        console.print("the features step by day, wall s of each state update and family (what grows with the "
+                      "history):")
+        console.print(parts)
     r = f["reference"]
     console.print(f"behaviour partials of the whole export ({r['events']:,} events, {r['threads']} threads): Spark "
                   f"{r['spark']['wall_s']:.1f} s wall / {r['spark']['cpu_s']:.1f} CPU s, DuckDB {r['duckdb']['wall_s']:.1f} s "

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from genuine.cli.app import app
 from genuine.core.config import load_config
 from genuine.devtools.bench.daily import bench_daily, run_settings
+from genuine.features.registry import FAMILIES
 from tests.oracles import read_delta_rs
 
 pytestmark = pytest.mark.daily
@@ -54,6 +55,12 @@ def test_the_timed_day_and_the_backfill_count_what_the_exports_and_the_lake_hold
     assert f["day_total"]["wall_s"] >= sum(s["wall_s"] for s in steps)
     assert f["steps"]["ingest"]["rows_per_s"] == pytest.approx(f["day_records"] / f["steps"]["ingest"]["wall_s"])
     assert f["reference"]["events"] == sum(_records(out / "export", e) for e in ("posts", "interactions"))
+    # the features job's timed parts, by day: every family each day, inside the metered features step
+    assert list(f["parts_by_day"]) == [first.isoformat(), day.isoformat()]
+    for parts in f["parts_by_day"].values():
+        assert {f"features: family {family}" for family in FAMILIES} | {"features: post scores"} <= set(parts)
+    families = sum(s for p, s in f["parts_by_day"][day.isoformat()].items() if p.startswith("features: family "))
+    assert 0 < families < f["steps"]["features"]["wall_s"]
 
 
 def test_the_command_rejects_a_history_of_no_days(tmp_path):

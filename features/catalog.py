@@ -81,8 +81,8 @@ INCREMENTAL = [
     "changed since T, or that had no account row then, is added up again from all its partials (its sums "
     "used another offset). Every sum is of integers, and the day after T continues from T's last two "
     "timestamps and last local day exactly as the window below would, so the totals path equals the one-"
-    "pass combination (`tests/features/test_behaviour_partials.py` compares both, day by day, with late "
-    "events and with an offset change).", "",
+    "pass combination (`tests/features/test_behaviour_partials.py` compares both across a busy midnight and "
+    "over gaps of several days, through late events, an offset change and a late account row).", "",
     "**Why the combination is exact.** A snapshot as of the end of day D reads the partial rows of days <= "
     "D (far fewer than events: one per active account-day) and the ledger rows with a first comment <= "
     "as_of. Counts and histograms add up. Each day's only gap that its partial cannot know, the one into "

@@ -210,8 +210,8 @@ TOTALS_SCHEMA = StructType(
        StructField("last_hi", LongType(), True),              # local day (unix days) of the last event
        StructField("event_date", DateType(), True)]           # the UTC day the totals run through
 )
-_SUMS = [f.name for f in TOTALS_SCHEMA.fields if f.name not in ("account_id", "k", "last_us", "prev_us",
-                                                                 "last_hi", "event_date")]
+_STATE = ("last_us", "prev_us", "last_hi")  # what the next day continues from, not sums
+_SUMS = [f.name for f in TOTALS_SCHEMA.fields if f.name not in ("account_id", "k", *_STATE, "event_date")]
 
 
 def snapshot_day(as_of: datetime) -> date:
@@ -267,9 +267,10 @@ def behaviour_totals(accounts: DataFrame, partials: DataFrame, as_of: datetime, 
     redo = materialize(redo, local_checkpoints=True)
     kept = b.join(redo, "account_id", "left_anti")
     rows = upto.where(d > F.lit(through))
-    if redo.limit(1).count():
+    n_redo = redo.count()
+    if n_redo:
         log.info("behaviour totals: %d account(s) changed UTC offset or gained an account row since %s: "
-                 "combined again from all their partials", redo.count(), through)
+                 "combined again from all their partials", n_redo, through)
         rows = rows.join(redo, "account_id", "left_anti").unionByName(upto.join(redo, "account_id", "left_semi"))
     return _totals(rows.join(acc, "account_id", "left"), kept, day, cfg)
 
@@ -299,7 +300,7 @@ def _totals(p: DataFrame, base: DataFrame | None, day: date, cfg: BehaviourConfi
                         if isinstance(TOTALS_SCHEMA[x].dataType, ArrayType) else bx + nx)
 
         out = j.select("account_id", pick("k", c("n.k")), *[add(x) for x in _SUMS],
-                       *[pick(x, c(f"n.{x}")) for x in ("last_us", "prev_us", "last_hi")])
+                       *[pick(x, c(f"n.{x}")) for x in _STATE])
     return out.withColumn("event_date", F.lit(day)).select(
         *[F.col(f.name).cast(f.dataType) for f in TOTALS_SCHEMA.fields])
 
@@ -388,7 +389,7 @@ def _finish(totals: DataFrame, cfg: BehaviourConfig) -> DataFrame:
     return (out.withColumn("n_night", reduce(operator.add, [c("hours")[h] for h in night], F.lit(0).cast("long")))
             .withColumn("n_weekend", reduce(operator.add, [c("days")[d] for d in cfg.weekend_days],
                                             F.lit(0).cast("long")))
-            .drop("k", "q", "s1", "s2", "span_us", "last_us", "prev_us", "last_hi", "event_date"))
+            .drop("k", "q", "s1", "s2", "span_us", *_STATE, "event_date"))
 
 
 def _is_night(hour: int, cfg: BehaviourConfig) -> bool:

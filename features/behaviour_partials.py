@@ -242,7 +242,7 @@ def behaviour_from_totals(accounts: DataFrame, totals: DataFrame, replies: DataF
 
 
 def behaviour_totals(accounts: DataFrame, partials: DataFrame, as_of: datetime, cfg: BehaviourConfig,
-                     base: DataFrame | None = None) -> DataFrame:
+                     base: DataFrame | None = None, base_day: date | None = None) -> DataFrame:
     """TOTALS_SCHEMA rows through as_of's day D, for every account with partials up to D.
 
     With `base` (the totals through an earlier day T, computed from the same partials), only the partials
@@ -257,7 +257,7 @@ def behaviour_totals(accounts: DataFrame, partials: DataFrame, as_of: datetime, 
     upto = partials.where(d <= F.lit(day))
     if base is None:
         return _totals(upto.join(acc, "account_id", "left"), None, day, cfg)
-    through = base.agg(F.max("event_date")).first()[0]
+    through = base_day if base_day is not None else base.agg(F.max("event_date")).first()[0]
     if through is None or through >= day:
         raise ValueError(f"behaviour totals: a base through {through} cannot start totals through {day}")
     b = base.where(d == F.lit(through)).drop("event_date")

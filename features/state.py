@@ -127,9 +127,10 @@ def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame
     return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
 
 
-def update_behaviour_totals(lake: Lake, accounts: DataFrame, through: date, bcfg: BehaviourConfig,
-                            ledger: RunLedger | None = None) -> DataFrame:
-    """Bring `behaviour_totals` up to `through` (after update_behaviour_state) and return its rows of that day.
+def update_behaviour_totals(lake: Lake, accounts: DataFrame, partials: DataFrame, through: date,
+                            bcfg: BehaviourConfig, ledger: RunLedger | None = None) -> DataFrame:
+    """Bring `behaviour_totals` up to `through` and return its rows of that day; `partials` is the table as
+    update_behaviour_state returned it (its Delta log loaded once per run).
 
     The totals of the latest earlier day still stored (update_behaviour_state drops those its rewrite made
     stale) plus the partials of the days after it, so a daily snapshot reads one day of partials and one
@@ -145,9 +146,8 @@ def update_behaviour_totals(lake: Lake, accounts: DataFrame, through: date, bcfg
         log.info("behaviour totals through %s: %s", through,
                  f"the totals through {latest} + the partials after it" if base is not None else "every partial")
         # materialized before the write: the base is read from the table being written
-        totals = materialize(behaviour_totals(cut(accounts, "created_at", as_of, keep_null=True),
-                                              lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), as_of, bcfg, base),
-                                 local_checkpoints=True)
+        totals = materialize(behaviour_totals(cut(accounts, "created_at", as_of, keep_null=True), partials, as_of,
+                                              bcfg, base, base_day=latest), local_checkpoints=True)
         result = lake.overwrite(TOTALS, totals, predicate=f"{catalog.EVENT_DATE} = DATE'{through.isoformat()}'",
                                 schema=TOTALS_SCHEMA, partition_by=catalog.table(TOTALS).partition_by)
         if ledger is not None:

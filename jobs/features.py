@@ -105,9 +105,10 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
                     frames["reports"], frames["labels"], scores)
     if fcfg.incremental:
         with timed(log, "features: behaviour state"):
-            _, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                                fcfg.behaviour, ledger)
-            totals = update_behaviour_totals(lake, frames["accounts"], snapshot_date, fcfg.behaviour, ledger)
+            partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
+                                                       fcfg.behaviour, ledger)
+            totals = update_behaviour_totals(lake, frames["accounts"], partials, snapshot_date, fcfg.behaviour,
+                                             ledger)
         with timed(log, "features: content state"):
             docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                                fcfg.content, ledger)

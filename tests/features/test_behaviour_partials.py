@@ -149,8 +149,11 @@ def _by_day(frames, behaviour: BehaviourConfig):  # noqa: ANN001
     return partials, ledger, days
 
 
-@pytest.mark.parametrize("update", [{}, SMALL], ids=["shipped", "small"])
-def test_partials_equal_full_recomputation_at_each_as_of(spark, frames, cfg, update):
+# before any event, at the busy midnight, in the middle, after everything: two of them per settings
+@pytest.mark.parametrize(("update", "days"), [({}, (MIDNIGHT.date(), date(2026, 10, 25))),
+                                              (SMALL, (date(2026, 9, 1), date(2026, 10, 9)))],
+                         ids=["shipped", "small"])
+def test_partials_equal_full_recomputation_at_each_as_of(spark, frames, cfg, update, days):
     behaviour = _cfg(cfg, **update)
     accounts, posts, inter = frames
     partials = behaviour_day_partials(posts, inter, behaviour)
@@ -158,8 +161,7 @@ def test_partials_equal_full_recomputation_at_each_as_of(spark, frames, cfg, upd
     assert partials.schema.simpleString() == PARTIALS_SCHEMA.simpleString()  # nullability aside
     assert ledger.schema.simpleString() == REPLIES_SCHEMA.simpleString()
     partials, ledger = partials.cache(), ledger.cache()
-    # before any event, at the busy midnight, in the middle, after everything
-    for d in (date(2026, 9, 1), MIDNIGHT.date(), date(2026, 10, 9), date(2026, 10, 25)):
+    for d in days:
         as_of = end_of_day(d)
         assert_same_features(behaviour_from_partials(accounts, partials, ledger, as_of, behaviour),
                              behaviour_features(accounts, posts, inter, as_of, behaviour))
@@ -264,31 +266,6 @@ def test_as_of_must_end_a_day_and_offsets_are_quarter_hours():
         BehaviourConfig(default_utc_offset_hours=-3.6)
 
 
-def test_job_writes_each_day_once_and_its_tables_combine_to_the_full_path(spark, tiny_lake, cfg_factory, tmp_path):
-    """update_behaviour_state on the tiny lake's raw tables: a snapshot 3 days back, the same again (writes
-    nothing), then the latest day (one commit per table); the tables equal a one-pass computation."""
-    cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
-                      f"lake.tables.{DAYS}={tmp_path}/days", root=tiny_lake.root)
-    lake = Lake(spark, cfg)
-    accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
-    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
-    last = inter.agg(F.max("event_date")).first()[0]
-    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
-    versions = (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS))
-    assert lake.read(PARTIALS).agg(F.max("event_date")).first()[0] == last - timedelta(days=3)
-    update_behaviour_state(lake, posts, inter, last - timedelta(days=3), behaviour)
-    assert (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS)) == versions
-    partials, replies = update_behaviour_state(lake, posts, inter, last, behaviour)
-    assert (lake.version(PARTIALS), lake.version(REPLIES), lake.version(DAYS)) == tuple(v + 1 for v in versions)
-    upto = F.col("event_date") <= F.lit(last)
-    assertDataFrameEqual(partials.select(*PARTIALS_SCHEMA.fieldNames()),
-                         behaviour_day_partials(posts.where(upto), inter.where(upto), behaviour))
-    assertDataFrameEqual(replies.select(*REPLIES_SCHEMA.fieldNames()), reply_ledger_rows(posts, inter.where(upto), None))
-    as_of = end_of_day(last)
-    assert_same_features(behaviour_from_partials(accounts, partials, replies, as_of, behaviour),
-                         behaviour_features(accounts, posts, inter, as_of, behaviour))
-
-
 def _one_pass(lake, posts, inter, last, behaviour) -> None:
     """The three state tables equal a one-pass computation of every day up to `last`."""
     upto = F.col("event_date") <= F.lit(last)
@@ -308,56 +285,35 @@ def _files(lake, where) -> set[str]:
     return {r[0] for r in lake.read(PARTIALS).where(where).select(F.input_file_name()).distinct().collect()}
 
 
-def test_late_events_and_other_settings_rewrite_their_days_and_only_those(spark, tiny_lake, cfg_factory, tmp_path):
-    """Events of an old day arriving after its partials were written (a late export) make that day and the
-    days after it stale, and so do other behaviour settings; the rewritten tables equal a one-pass run."""
-    cfg = cfg_factory(f"lake.tables.{PARTIALS}={tmp_path}/partials", f"lake.tables.{REPLIES}={tmp_path}/replies",
-                      f"lake.tables.{DAYS}={tmp_path}/days", root=tiny_lake.root)
-    lake = Lake(spark, cfg)
-    posts, inter = (lake.read(t) for t in ("raw_posts", "raw_interactions"))
-    behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
-    last = inter.agg(F.max("event_date")).first()[0]
-    late_day = last - timedelta(days=2)
-    update_behaviour_state(lake, posts, inter, last, behaviour)
-    written = {t: lake.version(t) for t in (PARTIALS, REPLIES, DAYS)}
-    files_before = _files(lake, F.col("event_date") < F.lit(late_day))
-    files_after = _files(lake, F.col("event_date") >= F.lit(late_day))
-    assert files_before and files_after
-
-    # a late batch: three interactions of an earlier day, re-sent under new ids a day later
-    late = (inter.where(F.col("event_date") == F.lit(late_day)).where(F.col("actor_id").isNotNull())
-            .orderBy("event_id").limit(3)
-            .withColumn("event_id", F.concat(F.lit("late-"), F.col("event_id"))))
-    with_late = inter.unionByName(late)
-    update_behaviour_state(lake, posts, with_late, last, behaviour)
-    assert {t: lake.version(t) for t in written} == {t: v + 1 for t, v in written.items()}
-    # the days before the late one kept their files: only the late day and those after it were rewritten
-    assert _files(lake, F.col("event_date") < F.lit(late_day)) == files_before
-    assert not _files(lake, F.col("event_date") >= F.lit(late_day)) & files_after
-    _one_pass(lake, posts, with_late, last, behaviour)
-
-    other = behaviour.model_copy(update={"session_gap_seconds": behaviour.session_gap_seconds * 2})
-    assert settings_hash(other) != settings_hash(behaviour)
-    update_behaviour_state(lake, posts, with_late, last, other)
-    _one_pass(lake, posts, with_late, last, other)
-    before = {t: lake.version(t) for t in written}
-    update_behaviour_state(lake, posts, with_late, last, other)
-    assert {t: lake.version(t) for t in written} == before
+STATE = (PARTIALS, REPLIES, DAYS, TOTALS)
 
 
-def test_stored_totals_follow_the_partials_through_late_events(spark, tiny_lake, cfg_factory, tmp_path):
-    """update_behaviour_totals on the tiny lake: totals of an earlier day, then of the last (from the
-    earlier ones), a re-run that writes nothing, and a late batch that drops the totals from its day on;
-    every stored day equals one pass over the partials, and the snapshot equals the full path."""
-    cfg = cfg_factory(*[f"lake.tables.{t}={tmp_path}/{t}" for t in (PARTIALS, REPLIES, DAYS, TOTALS)],
-                      root=tiny_lake.root)
+def test_stored_state_through_reruns_late_events_and_other_settings(spark, tiny_lake, cfg_factory, tmp_path):
+    """The four behaviour tables on the tiny lake's raw tables, as the features job keeps them (one test,
+    one lake: each step starts from the tables the step before left):
+
+    - an earlier day, then the last (totals from the earlier ones): one commit per table;
+    - the same again: nothing written;
+    - a late batch (events of an earlier day re-sent under new ids): only that day and the later ones are
+      rewritten, the totals from it on are dropped, then recomputed; every table equals one pass over the
+      events, and the snapshot equals the full path;
+    - other settings rewrite every day; their re-run writes nothing.
+    """
+    cfg = cfg_factory(*[f"lake.tables.{t}={tmp_path}/{t}" for t in STATE], root=tiny_lake.root)
     lake = Lake(spark, cfg)
     accounts, posts, inter = (lake.read(t) for t in ("raw_accounts", "raw_posts", "raw_interactions"))
     behaviour = BehaviourConfig.model_validate(cfg.features["behaviour"])
     last = inter.agg(F.max("event_date")).first()[0]
     early, late_day = last - timedelta(days=4), last - timedelta(days=2)
 
-    def one_pass(events: DataFrame) -> None:
+    def update(events: DataFrame, d: date, settings: BehaviourConfig = behaviour) -> DataFrame:
+        partials, _ = update_behaviour_state(lake, posts, events, d, settings)
+        return update_behaviour_totals(lake, accounts, partials, d, settings)
+
+    def versions() -> dict[str, int]:
+        return {t: lake.version(t) for t in STATE}
+
+    def totals_one_pass(events: DataFrame) -> None:
         """Each stored day equals the totals of one pass over partials computed here from the events."""
         partials = behaviour_day_partials(posts, events, behaviour).cache()
         for d in (early, last):
@@ -365,26 +321,41 @@ def test_stored_totals_follow_the_partials_through_late_events(spark, tiny_lake,
                                  _sorted(behaviour_totals(accounts, partials, end_of_day(d), behaviour)))
         partials.unpersist()
 
-    for d in (early, last):
-        update_behaviour_state(lake, posts, inter, d, behaviour)
-        update_behaviour_totals(lake, accounts, d, behaviour)
+    update(inter, early)
+    assert lake.read(PARTIALS).agg(F.max("event_date")).first()[0] == early
+    at_early = versions()
+    update(inter, last)
+    assert versions() == {t: v + 1 for t, v in at_early.items()}
     assert sorted(r[0] for r in lake.read(TOTALS).select("event_date").distinct().collect()) == [early, last]
-    one_pass(inter)
-    version = lake.version(TOTALS)
-    update_behaviour_state(lake, posts, inter, last, behaviour)
-    totals = update_behaviour_totals(lake, accounts, last, behaviour)
-    assert lake.version(TOTALS) == version
+    at_last = versions()
+    update(inter, last)
+    assert versions() == at_last
 
+    files_before = _files(lake, F.col("event_date") < F.lit(late_day))
+    files_after = _files(lake, F.col("event_date") >= F.lit(late_day))
+    assert files_before and files_after
     late = (inter.where(F.col("event_date") == F.lit(late_day)).where(F.col("actor_id").isNotNull())
             .orderBy("event_id").limit(3).withColumn("event_id", F.concat(F.lit("late-"), F.col("event_id"))))
     inter_now = inter.unionByName(late)
-    update_behaviour_state(lake, posts, inter_now, last, behaviour)
+    partials, replies = update_behaviour_state(lake, posts, inter_now, last, behaviour)
     assert [r[0] for r in lake.read(TOTALS).select("event_date").distinct().collect()] == [early]
-    totals = update_behaviour_totals(lake, accounts, last, behaviour)
-    one_pass(inter_now)
+    # the days before the late one kept their files: only the late day and those after it were rewritten
+    assert _files(lake, F.col("event_date") < F.lit(late_day)) == files_before
+    assert not _files(lake, F.col("event_date") >= F.lit(late_day)) & files_after
+    _one_pass(lake, posts, inter_now, last, behaviour)
+    totals = update_behaviour_totals(lake, accounts, partials, last, behaviour)
+    totals_one_pass(inter_now)
     as_of = end_of_day(last)
-    assert_same_features(behaviour_from_totals(accounts, totals, lake.read(REPLIES), as_of, behaviour),
+    assert_same_features(behaviour_from_totals(accounts, totals, replies, as_of, behaviour),
                          behaviour_features(accounts, posts, inter_now, as_of, behaviour))
+
+    other = behaviour.model_copy(update={"session_gap_seconds": behaviour.session_gap_seconds * 2})
+    assert settings_hash(other) != settings_hash(behaviour)
+    update(inter_now, last, other)
+    _one_pass(lake, posts, inter_now, last, other)
+    before = versions()
+    update(inter_now, last, other)
+    assert versions() == before
 
 
 def test_stale_days_names_each_reason():

@@ -1,6 +1,6 @@
 """`genuine bench daily` on a tiny platform: one day backfilled, then the metered day. Its counts are checked
 against the export files and the lake it leaves (pyarrow and delta-rs, not the bench's own Spark reads).
-Whole days through every job: marker `daily` (make test-daily)."""
+Whole days through every job: marker `daily` (make test-bench-daily, apart from make test-daily)."""
 
 from __future__ import annotations
 

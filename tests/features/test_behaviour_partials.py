@@ -306,9 +306,10 @@ def test_stored_state_through_reruns_late_events_and_other_settings(spark, tiny_
     last = inter.agg(F.max("event_date")).first()[0]
     early, late_day = last - timedelta(days=4), last - timedelta(days=2)
 
-    def update(events: DataFrame, d: date, settings: BehaviourConfig = behaviour) -> DataFrame:
+    def update(events: DataFrame, d: date, settings: BehaviourConfig = behaviour) -> None:
+        """The features job's two state updates, as it chains them."""
         partials, _ = update_behaviour_state(lake, posts, events, d, settings)
-        return update_behaviour_totals(lake, accounts, partials, d, settings)
+        update_behaviour_totals(lake, accounts, partials, d, settings)
 
     def versions() -> dict[str, int]:
         return {t: lake.version(t) for t in STATE}

@@ -14,7 +14,9 @@ two delays from bins i and j fall within `w` is a fixed kernel K_w[i][j] compute
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 
 import numpy as np
 from pyspark.sql import Column, DataFrame
@@ -46,22 +48,12 @@ def lag_bin(lag_s: Column, edges: Sequence[float]) -> Column:
     return idx
 
 
-def smoothed_profile(counts: Column, n: Column, prior: Column, prior_weight: float) -> Column:
-    """(counts + m x prior) / (n + m): an author-level lag histogram shrunk to the account's overall one,
-    so a profile built from one or two posts is not just those posts (which would explain them away)."""
-    m = F.lit(float(prior_weight))
-    return F.zip_with(counts, prior, lambda c, p: (c + m * p) / (n + m))
-
-
-def kernel_times(profile: Column, kernel: list[list[float]]) -> Column:
-    """K h for a profile column h (array<double> of the bins)."""
-    b = len(kernel)
-    return F.array(*[sum((F.lit(kernel[j][i]) * profile[i] for i in range(b)), F.lit(0.0)) for j in range(b)])
-
-
-def dot(x: Column, y: Column) -> Column:
-    """Sum of x_i y_i of two equal-length array<double> columns."""
-    return F.aggregate(F.zip_with(x, y, lambda u, v: u * v), F.lit(0.0), lambda acc, z: acc + z)
+def chance(a: Sequence[Column], b: Sequence[Column], kernel: list[list[float]]) -> Column:
+    """a' K b for profiles held one bin a column: plain arithmetic that Spark compiles (arrays with
+    higher-order functions were interpreted row by row and took half of pair_evidence's time); the kernel's
+    zeros, bins further apart than the window, are left out."""
+    return reduce(operator.add, [a[i] * reduce(operator.add, [F.lit(kij) * b[j] for j, kij in enumerate(row) if kij])
+                                 for i, row in enumerate(kernel) if any(row)], F.lit(0.0))
 
 
 # --- DataFrame transforms ------------------------------------------------------------------------
@@ -84,19 +76,20 @@ def engagements(events: DataFrame) -> DataFrame:
 
 
 def lag_profiles(eng: DataFrame, edges: Sequence[float], prior_weight: float) -> DataFrame:
-    """(actor_id, author_id, profile): each account's lag histogram on each author's posts, shrunk towards
-    its overall histogram with `prior_weight` pseudo-engagements (smoothed_profile)."""
+    """(actor_id, author_id, p0..p{B-1}): each account's lag histogram on each author's posts, one bin a column,
+    shrunk towards its overall histogram with `prior_weight` m pseudo-engagements, (c_i + m o_i) / (n + m):
+    a profile built from one or two posts is not just those posts (which would explain them away)."""
     b = len(edges) - 1
     binned = eng.select("actor_id", "author_id", lag_bin(F.col("lag_s"), edges).alias("bin"))
     sums = [F.sum((F.col("bin") == i).cast("double")).alias(f"c{i}") for i in range(b)]
     per_author = binned.groupBy("actor_id", "author_id").agg(F.count("*").alias("n"), *sums)
     overall = (per_author.groupBy("actor_id").agg(F.sum("n").alias("n_all"),
-                                                 *[F.sum(f"c{i}").alias(f"o{i}") for i in range(b)])
-               .select("actor_id", F.array(*[F.col(f"o{i}") / F.col("n_all") for i in range(b)]).alias("overall")))
+                                                 *[F.sum(f"c{i}").alias(f"o{i}") for i in range(b)]))
+    m = F.lit(float(prior_weight))
     return per_author.join(overall, "actor_id").select(
         "actor_id", "author_id",
-        smoothed_profile(F.array(*[F.col(f"c{i}") for i in range(b)]), F.col("n"), F.col("overall"),
-                         prior_weight).alias("profile"))
+        *[((F.col(f"c{i}") + m * (F.col(f"o{i}") / F.col("n_all"))) / (F.col("n") + m)).alias(f"p{i}")
+          for i in range(b)])
 
 
 def pair_evidence(pairs: DataFrame, eng: DataFrame, edges: Sequence[float], windows: Sequence[int], *,
@@ -116,11 +109,12 @@ def pair_evidence(pairs: DataFrame, eng: DataFrame, edges: Sequence[float], wind
     common = (sup.join(ea, "a").join(eb, ["b", "target_post_id"], "left_semi")
               .groupBy("a", "b", "author_id").agg(F.count("*").alias("n_common")))
     prof = lag_profiles(eng, edges, prior_weight)
-    pa = prof.select(F.col("actor_id").alias("a"), "author_id", F.col("profile").alias("ha"))
-    pb = prof.select(F.col("actor_id").alias("b"), "author_id", F.col("profile").alias("hb"))
+    nb = len(edges) - 1
+    pa = prof.select(F.col("actor_id").alias("a"), "author_id", *[F.col(f"p{i}").alias(f"ha{i}") for i in range(nb)])
+    pb = prof.select(F.col("actor_id").alias("b"), "author_id", *[F.col(f"p{i}").alias(f"hb{i}") for i in range(nb)])
     both = common.join(pa, ["a", "author_id"]).join(pb, ["b", "author_id"])
-    per_w = [ordered_sum(F.col("n_common") * dot(kernel_times(F.col("hb"), window_kernel(edges, w)), F.col("ha")))
-             .alias(f"e{w}") for w in windows]
+    ha, hb = [F.col(f"ha{i}") for i in range(nb)], [F.col(f"hb{i}") for i in range(nb)]
+    per_w = [ordered_sum(F.col("n_common") * chance(ha, hb, window_kernel(edges, w))).alias(f"e{w}") for w in windows]
     exp = both.groupBy("a", "b").agg(*per_w)
     long = exp.select("a", "b", F.explode(F.array(*[F.struct(F.lit(w).alias("window_s"), F.col(f"e{w}").alias("expected"))
                                                    for w in windows])).alias("x")).select("a", "b", "x.*")

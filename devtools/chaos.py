@@ -23,6 +23,9 @@ far (`trial_delay`), then kills. A trial that runs faster or slower than the ref
 (another load) is still hit inside the aimed step; the step actually interrupted (read from the ledger
 after the kill) is what is reported.
 
+`--set` configures the day under test (the reference and the trials), `--base-set` the backfill of the
+days before it, e.g. both `features.incremental=true`, so the day killed continues the incremental state.
+
 The reference is also re-run once: a finished day must leave every table at its version. Prints the
 trials, the violations, wall and CPU seconds and the load average; exit status 1 on any violation. The CPU
 seconds are the waited-for children's: the JVMs PySpark starts are not waited for, so they undercount.
@@ -193,6 +196,14 @@ def prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare_command(args: argparse.Namespace, out: Path) -> list[str]:
+    """The subprocess that trains the champion and backfills the base lake: `--set` there is `--base-set` here,
+    so the days before the one killed can be run with the state the day under test continues from."""
+    return [sys.executable, "-m", "genuine.devtools.chaos", "--prepare", "--out", str(out), "--days", str(args.days),
+            "--env", args.env, *(["--engine", args.engine] if args.engine else []),
+            *[x for s in args.base_sets for x in ("--set", s)]]
+
+
 def _sets(args: argparse.Namespace) -> list[str]:
     out = Path(args.out).resolve()
     # One report folder for every lake: the report step's parameters (compared, in the ledger) name it.
@@ -280,7 +291,8 @@ def chaos(args: argparse.Namespace) -> int:
     t_start, load_start = time.monotonic(), os.getloadavg()
     first = date.fromisoformat(load_config(args.env).simulate.start_date)
     day = first + timedelta(days=args.days - 1)
-    spec = {"accounts": args.accounts, "days": args.days, "seed": args.seed, "engine": args.engine}
+    spec = {"accounts": args.accounts, "days": args.days, "seed": args.seed, "engine": args.engine,
+            "base_sets": args.base_sets}
     marker = out / "prepared.json"
     runner = Runner(args.env, sets, out / "logs")
     if not marker.exists() or json.loads(marker.read_text()) != spec:
@@ -288,8 +300,7 @@ def chaos(args: argparse.Namespace) -> int:
         out.mkdir(parents=True)
         simulate(args.accounts, args.days, args.seed, out / "export", start_date=first.isoformat(), workers=1)
         split_by_day(out / "export", out / "days", first, args.days)
-        prep = [sys.executable, "-m", "genuine.devtools.chaos", "--prepare", "--out", str(out), "--days",
-                str(args.days), "--env", args.env, *(["--engine", args.engine] if args.engine else [])]
+        prep = prepare_command(args, out)
         log.info("preparing the champion and the base lake (%d days backfilled)", args.days - 1)
         runner.run(prep)
         marker.write_text(json.dumps(spec))
@@ -367,7 +378,7 @@ def chaos(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--accounts", type=int, default=300)
     p.add_argument("--days", type=int, default=3, help="simulated days; the last one is the day killed")
@@ -378,12 +389,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", default=None, help="lake.engine (default: the environment's)")
     p.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
                    help="config override for the day under test (the reference and the trials), e.g. "
-                        "features.incremental=true; the base lake's backfill runs without it")
+                        "features.incremental=true; the base lake's backfill runs without it (see --base-set)")
+    p.add_argument("--base-set", action="append", default=[], dest="base_sets", metavar="KEY=VALUE",
+                   help="config override for the base lake's backfill, e.g. features.incremental=true, so that the "
+                        "day under test continues the incremental state of the days before it")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between two reads of the trial's ledger")
     p.add_argument("--steps", type=lambda v: v.split(","), default=None, metavar="STEP,...",
                    help="aim only at these steps of the day (default: every step in turn), e.g. features")
     p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     return prepare(args) if args.prepare else chaos(args)
 
 

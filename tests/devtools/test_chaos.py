@@ -5,10 +5,18 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from genuine.devtools.chaos import kill_moments, step_start, step_windows, trial_delay
+from genuine.devtools.chaos import (
+    kill_moments,
+    parse_args,
+    prepare_command,
+    step_start,
+    step_windows,
+    trial_delay,
+)
 
 LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
 
@@ -70,3 +78,15 @@ def test_step_start_is_the_aimed_steps_first_start_since_the_launch():
     assert step_start(rows, "ingest", LAUNCH) == 10.0               # already ended: it did start
     assert step_start([*rows, _row("ingest", 70.0, 80.0, status="failed")], "ingest", LAUNCH) == 10.0
     assert step_start(rows, "score", LAUNCH) is None
+
+
+def test_the_base_lake_is_prepared_with_the_base_settings_only():
+    """--base-set reaches the preparing subprocess as its --set (its backfill builds the state the day under
+    test continues); the day's own --set does not."""
+    args = parse_args(["--days", "3", "--set", "features.incremental=true", "--base-set", "features.incremental=true",
+                       "--base-set", "lake.engine=delta-rs"])
+    cmd = prepare_command(args, Path("/tmp/x"))
+    assert cmd[cmd.index("--prepare"):] == ["--prepare", "--out", "/tmp/x", "--days", "3", "--env", "local",
+                                            "--set", "features.incremental=true", "--set", "lake.engine=delta-rs"]
+    plain = prepare_command(parse_args(["--days", "3", "--set", "features.incremental=true"]), Path("/tmp/x"))
+    assert plain[plain.index("--prepare"):] == ["--prepare", "--out", "/tmp/x", "--days", "3", "--env", "local"]

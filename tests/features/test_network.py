@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
 from genuine.core.errors import ConfigError
 from genuine.core.schemas import RAW_ACCOUNTS, RAW_INTERACTIONS, RAW_LABELS, RAW_SESSIONS
@@ -232,6 +233,24 @@ def test_window_kernel_matches_a_double_integral():
                 brute = float(np.mean(np.abs(x[:, None] - y[None, :]) <= w))
                 assert k[i][j] == pytest.approx(brute, abs=3e-3)
                 assert k[i][j] == pytest.approx(k[j][i], abs=1e-5)   # midpoint rule in one variable
+
+
+def test_chance_is_a_kernel_quadratic_form_with_its_zeros_left_out(spark):
+    """a' K b as compiled columns equals numpy's, for kernels with zero entries (bins further apart than
+    the window, which chance() leaves out) and profiles with zero bins."""
+    edges = [0, 15, 30, 60, 120, 300, 600, 1800, 7200, 86400]
+    rng = np.random.default_rng(5)
+    rows = [rng.dirichlet(np.ones(len(edges) - 1)) * rng.integers(0, 2, len(edges) - 1) for _ in range(24)]
+    df = spark.createDataFrame([(i, [float(x) for x in rows[i]], [float(x) for x in rows[-1 - i]]) for i in range(24)],
+                               "i int, a array<double>, b array<double>")
+    nb = len(edges) - 1
+    for w in (10, 60, 600):
+        k = coaction.window_kernel(edges, w)
+        assert any(v == 0.0 for row in k for v in row)   # the zeros chance() skips are there
+        got = [r[1] for r in df.select("i", coaction.chance([F.col("a")[i] for i in range(nb)],
+                                                           [F.col("b")[i] for i in range(nb)], k)).orderBy("i").collect()]
+        want = [float(rows[i] @ np.array(k) @ rows[-1 - i]) for i in range(24)]
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-15)
 
 
 WINDOWS = [60, 600, 3600]

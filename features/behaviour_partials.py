@@ -104,6 +104,7 @@ DAYS_SCHEMA = StructType([
     StructField("event_date", DateType(), True),
     StructField("events", LongType(), True),                 # the day's posts + interactions with an author
     StructField("config_hash", StringType(), True),          # settings_hash of the BehaviourConfig used
+    StructField("files", StringType(), True),                # fingerprint of the raw part files counted (state.day_files)
 ])
 
 

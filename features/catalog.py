@@ -56,13 +56,20 @@ INCREMENTAL = [
     "keeps the exact values: a day adds the first comments of pairs not already in the ledger.",
     "- `behaviour_days`: the manifest, one row per UTC day the two tables hold: the day's posts and "
     "interactions with an author when it was computed, and a hash of the `features.behaviour` settings it "
-    "was computed with.",
+    "was computed with, and a fingerprint of the raw part files that held the day when it was counted.",
     "- `behaviour_totals`: one row per account with partials and one partition per snapshot day: the sums "
     "the combination below needs over every partial up to that day (counts, gap sums, the histograms, "
     "sessions, pairs, distinct local days), the account's UTC offset in quarter hours they used, and what "
     "the next day continues from (the history's last two timestamps and the local day of its last event).", "",
     "**Job**: the job counts the events of each day up to the snapshot date (one grouped count of the raw "
-    "tables' `event_date` column) and compares them with the manifest. A day is stale when it has no "
+    "tables' `event_date` column) and compares them with the manifest. Only the days whose part files "
+    "changed are counted: the raw tables' Delta logs say which files hold each day at the versions read "
+    "(no data file opened), and a day whose files are those the manifest row was counted over, under the "
+    "same settings, keeps its count (part files never change, so neither do its rows). The others are "
+    "counted by a scan pruned to their partitions (delta-spark; the delta-rs engine reads every file and "
+    "filters). A day whose files changed but not its count (a compaction) gets the new fingerprint in the "
+    "manifest and nothing else. `tests/features/test_state_files.py` keeps the state of all three families "
+    "this way and without fingerprints, through late events and a compaction, and finds them equal. A day is stale when it has no "
     "partials, when its count moved since they were computed (events that arrived late, in a later export), "
     "or when they were computed with other behaviour settings; the job logs each stale day with its reason. "
     "Every day from the first stale one to the snapshot date is rewritten (the ledger of a day depends on "
@@ -119,7 +126,8 @@ INCREMENTAL = [
     "- `content_days`: the manifest: per UTC day the posts and comments it held when its docs were "
     "computed, and a hash of the `features.content` settings the rows depend on (every setting except "
     "`ai_text_threshold`, `sketch_lg_k`, `local_checkpoints` and the near-duplicate combine knobs "
-    "`max_jaccard_distance`, `min_shared_bands`, `max_bucket_size`, which only the combine reads).", "",
+    "`max_jaccard_distance`, `min_shared_bands`, `max_bucket_size`, which only the combine reads), and the fingerprint of the part files counted (as "
+    "for behaviour: only the days whose files changed are counted again).", "",
     "**Job**: as for behaviour, the stale days are those without rows, whose count moved (late records) or "
     "computed with other settings. A day's docs depend on its own records only, so only the stale days are "
     "rewritten (partition overwrite), not the days after them. Other settings rewrite every day and the "
@@ -147,7 +155,8 @@ INCREMENTAL = [
     "- `network_days`: the manifest, per UTC day its actions of the coordination kinds when its pairs were "
     "computed, and a hash of what the pairs depend on (the kinds, `max_actors_per_bucket`, the windows). "
     "The thresholds the snapshot applies (`min_co_actions`, the chance model, neighbourhoods, algorithms) "
-    "are not in it: changing them rewrites nothing.", "",
+    "are not in it: changing them rewrites nothing. The fingerprint of the interactions' part files "
+    "counted spares counting unchanged days again, as for behaviour.", "",
     "**Job**: stale days as for content (new, count moved by late actions, other settings). A stale day is "
     "rewritten with the day after it, whose first bucket pairs with the stale day's last one; no other day "
     "is touched. When the stale day is the snapshot day itself and an earlier run stored the day after it "

@@ -94,6 +94,7 @@ DAYS_SCHEMA = StructType([
     StructField("event_date", DateType(), True),
     StructField("docs", LongType(), True),                  # the day's posts + comments when computed
     StructField("config_hash", StringType(), True),         # settings_hash of the ContentConfig used
+    StructField("files", StringType(), True),               # fingerprint of the raw part files counted (state.day_files)
 ])
 
 # Settings read only when a snapshot combines the stored rows: changing them rewrites nothing.

@@ -59,6 +59,7 @@ DAYS_SCHEMA = StructType([
     StructField("event_date", DateType(), True),
     StructField("actions", LongType(), True),               # the day's actions of the coordination kinds
     StructField("config_hash", StringType(), True),         # settings_hash of the NetworkConfig used
+    StructField("files", StringType(), True),               # fingerprint of the raw part files counted (state.day_files)
 ])
 
 

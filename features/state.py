@@ -6,16 +6,24 @@ Three families keep per-day state (docs/features.md, "Incremental features"): be
 the hash of the settings used, so a day is rewritten when it is new, when late records moved its count, or
 when the settings changed; a run killed before its manifest commit leaves those days stale for the retry,
 which rewrites the same partitions with the same rows.
+
+Finding the stale days must not cost a scan of the whole history each day: the manifest also keeps a
+fingerprint of the raw part files each day's count was taken over (`day_files`, read from the Delta logs).
+A day whose files are the ones counted keeps its count; only the other days are counted, by a scan pruned
+to their partitions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from genuine.core import catalog
 from genuine.core.lake import Lake
@@ -51,7 +59,15 @@ from genuine.lib.checkpoint import materialize
 log = logging.getLogger(__name__)
 
 
-def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str]],
+class ManifestDay(NamedTuple):
+    """One manifest row: the day's count when computed, the settings hash, the fingerprint of its files."""
+
+    count: int
+    config_hash: str
+    files: str | None = None
+
+
+def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, str] | ManifestDay],
                config_hash: str, family: str = "behaviour", unit: str = "events") -> dict[date, str]:
     """The event days whose partials are missing or out of date, in order, each with the reason (every
     family's manifest keeps a day's count of `unit` and its settings hash)."""
@@ -67,37 +83,109 @@ def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, st
     return out
 
 
+def day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) -> dict[date, str]:
+    """A fingerprint of the part files that hold each UTC day of `tables` at `versions`, read from their
+    Delta logs (no data file opened). Part files are immutable, so a day with the same fingerprint holds
+    the same rows. A table without a version (absent) holds no day."""
+    lines: dict[date, list[str]] = {}
+    for table in tables:
+        if versions.get(table) is None:
+            continue
+        for path, identity, parts in lake.live_files(table, versions[table]):
+            value = parts.get(catalog.EVENT_DATE)
+            if value is None:
+                raise ValueError(f"{table}: part file {path} has no {catalog.EVENT_DATE} partition value")
+            lines.setdefault(date.fromisoformat(value), []).append(f"{table}\t{identity}")
+    return {d: hashlib.sha256("\n".join(sorted(x)).encode()).hexdigest()[:32] for d, x in lines.items()}
+
+
+def day_counts(counts: DataFrame, through: date, manifest: Mapping[date, ManifestDay], config_hash: str,
+               files: Mapping[date, str] | None, family: str) -> dict[date, int]:
+    """Each day's count up to `through` from `counts` (event_date, n). With `files` (`day_files`), a day
+    whose manifest row was counted over the same files under the same settings keeps that count (the
+    count depends on the settings, e.g. which kinds are actions), and only the other days are counted:
+    the filter on the grouping column reaches the scan as a partition filter."""
+    day = F.col(catalog.EVENT_DATE)
+    known: dict[date, int] = {}
+    wanted = counts.where(day <= F.lit(through))
+    if files is not None:
+        known = {d: m.count for d, m in manifest.items()
+                 if d <= through and m.files is not None and m.config_hash == config_hash and files.get(d) == m.files}
+        fresh = sorted(d for d in files if d <= through and d not in known)
+        log.info("%s counts: %d day(s) as counted before, %d counted now", family, len(known), len(fresh))
+        if not fresh:
+            return known
+        wanted = counts.where(day.isin(fresh))
+    return {**known, **{r[0]: int(r[1]) for r in wanted.collect() if r[0] is not None}}
+
+
+def refingerprinted(events: Mapping[date, int], manifest: Mapping[date, ManifestDay], config_hash: str,
+                    files: Mapping[date, str] | None, written: set[date]) -> list[date]:
+    """Days not rewritten whose manifest row is current but names other files (compacted, or late rows the
+    count leaves out): their rows get the new fingerprint, so the next run need not count them again."""
+    if files is None:
+        return []
+    return sorted(d for d, n in events.items()
+                  if d not in written and d in manifest and manifest[d].config_hash == config_hash
+                  and manifest[d].count == n and manifest[d].files != files.get(d))
+
+
 def stale_summary(stale: Mapping[date, str]) -> str:
     """The first stale days and why, for one log line."""
     return "; ".join(f"{d}: {why}" for d, why in list(stale.items())[:3]) + ("; ..." if len(stale) > 3 else "")
 
 
-def _manifest(lake: Lake, table: str, count: str) -> dict[date, tuple[int, str]]:
+def _manifest(lake: Lake, table: str, count: str) -> dict[date, ManifestDay]:
     if not lake.exists(table):
         return {}
-    return {r[0]: (r[1], r[2]) for r in lake.read(table).select(catalog.EVENT_DATE, count, "config_hash").collect()}
+    df = lake.read(table)
+    files = F.col("files") if "files" in df.columns else F.lit(None).cast("string")   # a manifest from before
+    return {r[0]: ManifestDay(r[1], r[2], r[3])
+            for r in df.select(catalog.EVENT_DATE, count, "config_hash", files).collect()}
+
+
+def _manifest_rows(lake: Lake, days: Sequence[date], counts: Mapping[date, int], config_hash: str,
+                   files: Mapping[date, str] | None, schema: StructType) -> DataFrame:
+    return lake.spark.createDataFrame([(d, counts[d], config_hash, files.get(d) if files is not None else None)
+                                       for d in days], schema)
+
+
+def _refingerprint(lake: Lake, table: str, days: list[date], counts: Mapping[date, int], config_hash: str,
+                   files: Mapping[date, str] | None, schema: StructType, ledger: RunLedger | None) -> None:
+    if not days:
+        return
+    log.info("%s: %d day(s) hold other part files with the same count; fingerprints updated", table, len(days))
+    result = lake.overwrite(table, _manifest_rows(lake, days, counts, config_hash, files, schema),
+                            predicate=_days_predicate(days), schema=schema)
+    if ledger is not None:
+        ledger.wrote(table, result)
 
 
 PARTIALS, REPLIES, DAYS, TOTALS = "behaviour_partials", "behaviour_replies", "behaviour_days", "behaviour_totals"
 
 
 def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
-                           bcfg: BehaviourConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
+                           bcfg: BehaviourConfig, ledger: RunLedger | None = None,
+                           files: Mapping[date, str] | None = None) -> tuple[DataFrame, DataFrame]:
     """Bring the behaviour partials and reply ledger up to date for the event days up to `through`, and return
     both tables. A day is rewritten when it has no partials, when its event count moved since they were
     computed (late events) or when they were computed with other settings (`stale_days`, from the
     `behaviour_days` manifest). From the first such day on, every day is rewritten (partition overwrite, so a
     retry replaces rather than adds), as the ledger of a day depends on the days before it; the manifest is
     written last, so a run killed before it leaves those days stale, and it forgets the days after `through`,
-    which the rewritten ledger may have changed. A re-run with nothing stale writes nothing."""
+    which the rewritten ledger may have changed. A re-run with nothing stale writes nothing. `files`
+    (`day_files` of both tables at the versions read) spares counting the days whose files are unchanged."""
     day = F.col(catalog.EVENT_DATE)
     active = (posts.where(F.col("account_id").isNotNull()).select(day)
               .union(interactions.where(F.col("actor_id").isNotNull()).select(day)))
-    events = {r[0]: int(r[1]) for r in active.where(day <= F.lit(through)).groupBy(day).count().collect()
-              if r[0] is not None}
     manifest = _manifest(lake, DAYS, "events")
     config_hash = settings_hash(bcfg)
+    events = day_counts(active.groupBy(day).count(), through, manifest, config_hash, files, "behaviour")
     stale = stale_days(events, manifest, config_hash)
+    first_stale = next(iter(stale), None)
+    _refingerprint(lake, DAYS, refingerprinted(events, manifest, config_hash, files,
+                                               {d for d in events if first_stale is not None and d >= first_stale}),
+                   events, config_hash, files, DAYS_SCHEMA, ledger)
     if stale:
         first = next(iter(stale))
         log.info("behaviour partials: %d stale day(s) up to %s (%s); rewriting %s..%s", len(stale), through,
@@ -108,8 +196,7 @@ def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame
         # materialized before the write: the new rows are computed from the table being written
         rows = reply_ledger_rows(posts, interactions.where(sel), earlier).localCheckpoint()
         parts = behaviour_day_partials(posts.where(sel), interactions.where(sel), bcfg)
-        days = lake.spark.createDataFrame([(d, n, config_hash) for d, n in sorted(events.items()) if d >= first],
-                                          DAYS_SCHEMA)
+        days = _manifest_rows(lake, [d for d in sorted(events) if d >= first], events, config_hash, files, DAYS_SCHEMA)
         # totals through the first rewritten day or later added up partials that are about to change: gone
         # first, so a run killed after the partials' rewrite cannot leave them standing
         if lake.exists(TOTALS) and lake.read(TOTALS).where(day >= F.lit(first)).limit(1).count():
@@ -164,21 +251,24 @@ def _days_predicate(days: list[date]) -> str:
 
 
 def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
-                         ccfg: ContentConfig, ledger: RunLedger | None = None) -> tuple[DataFrame, DataFrame]:
+                         ccfg: ContentConfig, ledger: RunLedger | None = None,
+                         files: Mapping[date, str] | None = None) -> tuple[DataFrame, DataFrame]:
     """Bring `content_docs` and `content_texts` up to date for the UTC days up to `through`, and return both.
 
     A day's documents depend on its own records only, so only the stale days are rewritten (partition
     overwrite); the texts they bring that the table lacks are MinHashed and appended (a text's row depends on
     the text and the settings alone, so a retry appends nothing twice). Other settings make every day stale
-    and rewrite the texts table whole. The manifest is written last.
+    and rewrite the texts table whole. The manifest is written last. `files`: as update_behaviour_state's.
     """
     day = F.col(catalog.EVENT_DATE)
-    counts = {r[0]: int(r[1]) for r in day_document_counts(posts, interactions, ccfg).where(day <= F.lit(through))
-              .collect()}
     manifest = _manifest(lake, CONTENT_DAYS, "docs")
     config_hash = content_settings_hash(ccfg)
-    rebuild = any(h != config_hash for _, h in manifest.values())
+    counts = day_counts(day_document_counts(posts, interactions, ccfg), through, manifest, config_hash, files,
+                        "content")
+    rebuild = any(m.config_hash != config_hash for m in manifest.values())
     stale = stale_days(counts, {} if rebuild else manifest, config_hash, family="content", unit="records")
+    _refingerprint(lake, CONTENT_DAYS, refingerprinted(counts, manifest, config_hash, files, set(stale)),
+                   counts, config_hash, files, CONTENT_DAYS_SCHEMA, ledger)
     if stale:
         days = list(stale)
         log.info("content partials: %d stale day(s) up to %s (%s)%s", len(days), through, stale_summary(stale),
@@ -190,7 +280,7 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
         # materialized before the write: the new rows are computed against the table being appended to
         texts = materialize(text_rows(new_docs, ccfg), local_checkpoints=True)
         where = None if rebuild else _days_predicate(days)
-        manifest_rows = lake.spark.createDataFrame([(d, counts[d], config_hash) for d in days], CONTENT_DAYS_SCHEMA)
+        manifest_rows = _manifest_rows(lake, days, counts, config_hash, files, CONTENT_DAYS_SCHEMA)
         results = [(DOCS, lake.overwrite(DOCS, docs.drop("norm"), predicate=where, schema=DOCS_SCHEMA,
                                          partition_by=catalog.table(DOCS).partition_by))]
         # texts are appended as first seen; only other settings rewrite the table
@@ -205,29 +295,35 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
 
 
 PAIRS, NETWORK_DAYS = "network_pairs", "network_days"
+# Each family's state tables, its manifest last.
+STATE_TABLES = {"behaviour": (PARTIALS, REPLIES, TOTALS, DAYS), "content": (DOCS, TEXTS, CONTENT_DAYS),
+                "network": (PAIRS, NETWORK_DAYS)}
 
 
 def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncfg: NetworkConfig,
-                         ledger: RunLedger | None = None) -> DataFrame:
+                         ledger: RunLedger | None = None, files: Mapping[date, str] | None = None) -> DataFrame:
     """Bring `network_pairs` up to date for the UTC days up to `through`, and return it.
 
     A day's pairs depend on its own actions and the last window of the day before, so a stale day (new,
     late actions, other settings) is rewritten with the day after it (partition overwrite: a retry
     replaces rather than adds). The manifest is written last; it forgets the day after a stale `through`
     (computed by an earlier run for a later snapshot), whose pairs across midnight may have changed.
+    `files`: as update_behaviour_state's (of the interactions alone).
     """
-    day = F.col(catalog.EVENT_DATE)
-    actions = {r[0]: int(r[1]) for r in day_action_counts(interactions, ncfg).where(day <= F.lit(through)).collect()}
+    manifest = _manifest(lake, NETWORK_DAYS, "actions")
     config_hash = network_settings_hash(ncfg)
-    stale = stale_days(actions, _manifest(lake, NETWORK_DAYS, "actions"), config_hash, family="network",
-                       unit="actions")
+    actions = day_counts(day_action_counts(interactions, ncfg), through, manifest, config_hash, files, "network")
+    stale = stale_days(actions, manifest, config_hash, family="network", unit="actions")
+    _refingerprint(lake, NETWORK_DAYS, refingerprinted(actions, manifest, config_hash, files,
+                                                       set(days_to_compute(stale, actions))),
+                   actions, config_hash, files, NETWORK_DAYS_SCHEMA, ledger)
     if stale:
         days = days_to_compute(stale, actions)
         log.info("network pairs: %d stale day(s) up to %s (%s); rewriting %d day(s)", len(stale), through,
                  stale_summary(stale), len(days))
         forget = sorted({d + timedelta(days=1) for d in stale} - set(days))
         pairs = day_pairs(interactions, days, ncfg)
-        manifest_rows = lake.spark.createDataFrame([(d, actions[d], config_hash) for d in days], NETWORK_DAYS_SCHEMA)
+        manifest_rows = _manifest_rows(lake, days, actions, config_hash, files, NETWORK_DAYS_SCHEMA)
         results = [(PAIRS, lake.overwrite(PAIRS, pairs, predicate=_days_predicate(days), schema=PAIRS_SCHEMA,
                                           partition_by=catalog.table(PAIRS).partition_by)),
                    (NETWORK_DAYS, lake.overwrite(NETWORK_DAYS, manifest_rows, predicate=_days_predicate(days + forget),

@@ -38,6 +38,7 @@ from genuine.features.snapshot import (
     default_snapshot_date,
 )
 from genuine.features.state import (
+    day_files,
     update_behaviour_state,
     update_behaviour_totals,
     update_content_state,
@@ -104,16 +105,20 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     inputs = Inputs(frames["accounts"], frames["posts"], frames["interactions"], frames["sessions"],
                     frames["reports"], frames["labels"], scores)
     if fcfg.incremental:
+        # which raw part files hold each day, from the logs at the versions read: days whose files did not
+        # change since the state counted them are not counted again
+        events = day_files(lake, versions, [RAW_TABLE["posts"], RAW_TABLE["interactions"]])
+        actions = day_files(lake, versions, [RAW_TABLE["interactions"]])
         with timed(log, "features: behaviour state"):
             partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                                       fcfg.behaviour, ledger)
+                                                       fcfg.behaviour, ledger, events)
             totals = update_behaviour_totals(lake, frames["accounts"], partials, snapshot_date, fcfg.behaviour,
                                              ledger)
         with timed(log, "features: content state"):
             docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                               fcfg.content, ledger)
+                                               fcfg.content, ledger, events)
         with timed(log, "features: network state"):
-            pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger)
+            pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger, actions)
         inputs = replace(inputs, behaviour_totals=totals, behaviour_replies=replies, content_docs=docs,
                          content_texts=texts, network_pairs=pairs)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()

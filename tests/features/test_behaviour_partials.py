@@ -277,7 +277,7 @@ def _one_pass(lake, posts, inter, last, behaviour) -> None:
                 .union(inter.where(F.col("actor_id").isNotNull()).select("event_date")).where(upto).toPandas())
     want = authored["event_date"].value_counts().sort_index()
     assertDataFrameEqual(lake.read(DAYS),
-                         lake.spark.createDataFrame([(d, int(n), settings_hash(behaviour)) for d, n in want.items()],
+                         lake.spark.createDataFrame([(d, int(n), settings_hash(behaviour), None) for d, n in want.items()],
                                                     DAYS_SCHEMA))
 
 

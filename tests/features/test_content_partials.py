@@ -149,7 +149,7 @@ def _one_pass(lake: Lake, posts: DataFrame, inter: DataFrame, last: date, cfg: C
     assertDataFrameEqual(lake.read(TEXTS).select(*TEXTS_SCHEMA.fieldNames()), text_rows(want, cfg))
     counts = (want.groupBy("event_date").count().toPandas().sort_values("event_date"))
     assertDataFrameEqual(lake.read(CONTENT_DAYS), lake.spark.createDataFrame(
-        [(d, int(n), settings_hash(cfg)) for d, n in zip(counts["event_date"], counts["count"], strict=True)],
+        [(d, int(n), settings_hash(cfg), None) for d, n in zip(counts["event_date"], counts["count"], strict=True)],
         DAYS_SCHEMA))
 
 

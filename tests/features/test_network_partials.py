@@ -168,7 +168,7 @@ def _one_pass(lake: Lake, inter: DataFrame, last: date, net: N.NetworkConfig) ->
     days = list(counts["event_date"])
     assertDataFrameEqual(lake.read(PAIRS).select(*PAIRS_SCHEMA.fieldNames()), day_pairs(upto, days, net))
     assertDataFrameEqual(lake.read(NETWORK_DAYS), lake.spark.createDataFrame(
-        [(d, int(n), settings_hash(net)) for d, n in zip(counts["event_date"], counts["count"], strict=True)],
+        [(d, int(n), settings_hash(net), None) for d, n in zip(counts["event_date"], counts["count"], strict=True)],
         DAYS_SCHEMA))
 
 

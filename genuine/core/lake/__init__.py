@@ -16,6 +16,7 @@ from pyspark.sql.types import StructField, StructType
 
 from genuine.core.config import Config
 from genuine.core.errors import DeltaSparkUnavailableError, PartitioningMismatch, SchemaMismatch
+from genuine.core.lake.arrow import live_files
 from genuine.core.lake.base import CompactResult, Engine, MatchedAction, Txn, VacuumResult, WriteResult
 from genuine.core.lake.deltars import DeltaRsEngine
 from genuine.core.lake.sparkdelta import SparkDeltaEngine
@@ -72,6 +73,10 @@ class Lake:
 
     def history(self, table: str) -> list[dict[str, Any]]:
         return self.engine.history(self.uri(table))
+
+    def live_files(self, table: str, version: int | None = None) -> list[tuple[str, str, dict[str, str | None]]]:
+        """The data files of `table` at `version` from its log (`arrow.live_files`), whichever engine wrote it."""
+        return live_files(self.uri(table), version)
 
     def already_committed(self, table: str, txn: Txn) -> bool:
         return self.engine.already_committed(self.uri(table), txn)

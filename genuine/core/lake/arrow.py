@@ -1,4 +1,5 @@
-"""Delta tables read into Arrow by delta-rs alone: no Spark, no JVM (notebooks, dev tools, oracles).
+"""Delta tables read into Arrow by delta-rs alone: no Spark, no JVM (notebooks, dev tools, oracles), and
+their logs listed (the part files of each day, whichever engine wrote them: the log is the protocol).
 
 Reads go through delta-rs' own query engine (`QueryBuilder`), never `DeltaTable.to_pyarrow_table` or
 `to_pyarrow_dataset`: those scan with pyarrow's dataset threads, and a process that used them aborts at
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
 
-__all__ = ["plain_type", "query", "read_arrow"]
+__all__ = ["live_files", "plain_type", "query", "read_arrow"]
 
 
 def plain_type(t: pa.DataType) -> pa.DataType:
@@ -45,3 +46,18 @@ def read_arrow(uri: str, columns: Sequence[str] | None = None, version: int | No
         raise ValueError("read_arrow: an empty column list; pass None for every column")
     cols = "*" if columns is None else ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
     return query(uri, f"select {cols} from t", version=version)
+
+
+def live_files(uri: str, version: int | None = None) -> list[tuple[str, str, dict[str, str | None]]]:
+    """(path, identity, partition values as text) of each data file live at `version`, from the table's log
+    alone: no data file is opened. The identity (path, size, deletion vector) changes whenever the rows a
+    file stands for can: Delta files are immutable, so equal identities mean equal rows."""
+    dt = DeltaTable(uri, version=version) if version is not None else DeltaTable(uri)
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if not actions.num_rows:
+        return []
+    parts = [c for c in actions.column_names if c.startswith("partition.")]
+    marks = ["path", "size_bytes", *sorted(c for c in actions.column_names if c.startswith("deletionVector"))]
+    cols = {c: actions.column(c).cast(pa.string()).to_pylist() for c in {*parts, *marks}}
+    return [(cols["path"][i], "\t".join(str(cols[c][i]) for c in marks),
+             {c[len("partition."):]: cols[c][i] for c in parts}) for i in range(actions.num_rows)]

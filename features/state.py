@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
 
+from deltalake.exceptions import DeltaError
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -91,12 +92,24 @@ def day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) ->
     for table in tables:
         if versions.get(table) is None:
             continue
-        for path, identity, parts in lake.live_files(table, versions[table]):
+        for _path, identity, parts in lake.live_files(table, versions[table]):
             value = parts.get(catalog.EVENT_DATE)
-            if value is None:
-                raise ValueError(f"{table}: part file {path} has no {catalog.EVENT_DATE} partition value")
+            if value is None:   # rows without a day: no count holds them (`day_counts` skips them too)
+                continue
             lines.setdefault(date.fromisoformat(value), []).append(f"{table}\t{identity}")
     return {d: hashlib.sha256("\n".join(sorted(x)).encode()).hexdigest()[:32] for d, x in lines.items()}
+
+
+def listed_day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) -> dict[date, str] | None:
+    """`day_files`, or None (every day is counted, as before fingerprints) when the logs cannot be listed
+    with delta-rs here, e.g. a store it has no credentials for that the JVM connector reads: a cheaper
+    count must not stop the job."""
+    try:
+        return day_files(lake, versions, tables)
+    except (DeltaError, OSError) as exc:
+        log.warning("the part files of %s could not be listed (%s: %s); every day is counted",
+                    ", ".join(tables), type(exc).__name__, exc)
+        return None
 
 
 def day_counts(counts: DataFrame, through: date, manifest: Mapping[date, ManifestDay], config_hash: str,

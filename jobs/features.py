@@ -38,7 +38,7 @@ from genuine.features.snapshot import (
     default_snapshot_date,
 )
 from genuine.features.state import (
-    day_files,
+    listed_day_files,
     update_behaviour_state,
     update_behaviour_totals,
     update_content_state,
@@ -107,8 +107,8 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     if fcfg.incremental:
         # which raw part files hold each day, from the logs at the versions read: days whose files did not
         # change since the state counted them are not counted again
-        events = day_files(lake, versions, [RAW_TABLE["posts"], RAW_TABLE["interactions"]])
-        actions = day_files(lake, versions, [RAW_TABLE["interactions"]])
+        events = listed_day_files(lake, versions, [RAW_TABLE["posts"], RAW_TABLE["interactions"]])
+        actions = listed_day_files(lake, versions, [RAW_TABLE["interactions"]])
         with timed(log, "features: behaviour state"):
             partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                                        fcfg.behaviour, ledger, events)

@@ -22,6 +22,7 @@ from genuine.features.state import (
     ManifestDay,
     day_counts,
     day_files,
+    listed_day_files,
     refingerprinted,
     update_behaviour_state,
     update_content_state,
@@ -157,3 +158,15 @@ def test_a_count_of_some_days_reads_only_their_partitions(spark, tiny_lake, cfg_
     plan = counts.where(F.col("event_date").isin([day]))._jdf.queryExecution().executedPlan().toString()
     filters = re.findall(r"PartitionFilters: \[([^\]]*)\]", plan)
     assert len(filters) == 2 and all("event_date" in f and day.isoformat() in f for f in filters), plan
+
+
+def test_logs_that_cannot_be_listed_leave_every_day_to_be_counted(spark, tiny_lake):
+    """delta-rs refusing a table (here a version the log does not hold; on a cluster, a store it has no
+    credentials for) gives no fingerprints, so the job counts every day instead of failing."""
+    lake = Lake(spark, tiny_lake.cfg)
+    version = lake.version("raw_posts")
+    assert listed_day_files(lake, {"raw_posts": version}, ["raw_posts"]) == day_files(lake, {"raw_posts": version},
+                                                                                       ["raw_posts"])
+    assert len(day_files(lake, {"raw_posts": version}, ["raw_posts"])) == (
+        lake.read("raw_posts").select("event_date").distinct().count())
+    assert listed_day_files(lake, {"raw_posts": version + 100}, ["raw_posts"]) is None

@@ -69,8 +69,8 @@ INCREMENTAL = [
     "counted by a scan pruned to their partitions (delta-spark; the delta-rs engine reads every file and "
     "filters). A day whose files changed but not its count (a compaction) gets the new fingerprint in the "
     "manifest and nothing else. `tests/features/test_state_files.py` keeps the state of all three families "
-    "this way and without fingerprints, through late events and a compaction, and finds them equal. A day is stale when it has no "
-    "partials, when its count moved since they were computed (events that arrived late, in a later export), "
+    "this way and without fingerprints, through late events and a compaction, and finds them equal. A day "
+    "is stale when it has no partials, when its count moved since they were computed (events that arrived late, in a later export), "
     "or when they were computed with other behaviour settings; the job logs each stale day with its reason. "
     "Every day from the first stale one to the snapshot date is rewritten (the ledger of a day depends on "
     "the days before it) in one overwrite commit per table, the manifest last: a run killed before it "
@@ -126,8 +126,9 @@ INCREMENTAL = [
     "- `content_days`: the manifest: per UTC day the posts and comments it held when its docs were "
     "computed, and a hash of the `features.content` settings the rows depend on (every setting except "
     "`ai_text_threshold`, `sketch_lg_k`, `local_checkpoints` and the near-duplicate combine knobs "
-    "`max_jaccard_distance`, `min_shared_bands`, `max_bucket_size`, which only the combine reads), and the fingerprint of the part files counted (as "
-    "for behaviour: only the days whose files changed are counted again).", "",
+    "`max_jaccard_distance`, `min_shared_bands`, `max_bucket_size`, which only the combine reads), and the "
+    "fingerprint of the part files counted (as for behaviour: only the days whose files changed are counted "
+    "again).", "",
     "**Job**: as for behaviour, the stale days are those without rows, whose count moved (late records) or "
     "computed with other settings. A day's docs depend on its own records only, so only the stale days are "
     "rewritten (partition overwrite), not the days after them. Other settings rewrite every day and the "

@@ -84,32 +84,47 @@ def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, st
     return out
 
 
+def _day_lines(lake: Lake, versions: Mapping[str, int], table: str) -> dict[date, list[str]]:
+    """Each UTC day's part files of `table` at its version, one line each, from its Delta log."""
+    lines: dict[date, list[str]] = {}
+    if versions.get(table) is None:
+        return lines
+    for identity, parts in lake.live_files(table, versions[table]):
+        value = parts.get(catalog.EVENT_DATE)
+        if value is None:   # rows without a day: no count holds them (`day_counts` skips them too)
+            continue
+        lines.setdefault(date.fromisoformat(value), []).append(f"{table}\t{identity}")
+    return lines
+
+
+def _fingerprints(lines: Mapping[str, Mapping[date, list[str]]], tables: Sequence[str]) -> dict[date, str]:
+    merged: dict[date, list[str]] = {}
+    for table in tables:
+        for d, x in lines[table].items():
+            merged.setdefault(d, []).extend(x)
+    return {d: hashlib.sha256("\n".join(sorted(x)).encode()).hexdigest()[:32] for d, x in merged.items()}
+
+
 def day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) -> dict[date, str]:
     """A fingerprint of the part files that hold each UTC day of `tables` at `versions`, read from their
     Delta logs (no data file opened). Part files are immutable, so a day with the same fingerprint holds
     the same rows. A table without a version (absent) holds no day."""
-    lines: dict[date, list[str]] = {}
-    for table in tables:
-        if versions.get(table) is None:
-            continue
-        for _path, identity, parts in lake.live_files(table, versions[table]):
-            value = parts.get(catalog.EVENT_DATE)
-            if value is None:   # rows without a day: no count holds them (`day_counts` skips them too)
-                continue
-            lines.setdefault(date.fromisoformat(value), []).append(f"{table}\t{identity}")
-    return {d: hashlib.sha256("\n".join(sorted(x)).encode()).hexdigest()[:32] for d, x in lines.items()}
+    return _fingerprints({t: _day_lines(lake, versions, t) for t in tables}, tables)
 
 
-def listed_day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) -> dict[date, str] | None:
-    """`day_files`, or None (every day is counted, as before fingerprints) when the logs cannot be listed
-    with delta-rs here, e.g. a store it has no credentials for that the JVM connector reads: a cheaper
-    count must not stop the job."""
+def listed_day_files(lake: Lake, versions: Mapping[str, int],
+                     groups: Mapping[str, Sequence[str]]) -> dict[str, dict[date, str] | None]:
+    """`day_files` of each group of tables, each table's log listed once. None for every group (every day
+    is counted, as before fingerprints) when the logs cannot be listed with delta-rs here, e.g. a store it
+    has no credentials for that the JVM connector reads: a cheaper count must not stop the job."""
+    tables = sorted({t for g in groups.values() for t in g})
     try:
-        return day_files(lake, versions, tables)
+        lines = {t: _day_lines(lake, versions, t) for t in tables}
     except (DeltaError, OSError) as exc:
         log.warning("the part files of %s could not be listed (%s: %s); every day is counted",
                     ", ".join(tables), type(exc).__name__, exc)
-        return None
+        return dict.fromkeys(groups)
+    return {name: _fingerprints(lines, g) for name, g in groups.items()}
 
 
 def day_counts(counts: DataFrame, through: date, manifest: Mapping[date, ManifestDay], config_hash: str,
@@ -327,11 +342,10 @@ def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncf
     config_hash = network_settings_hash(ncfg)
     actions = day_counts(day_action_counts(interactions, ncfg), through, manifest, config_hash, files, "network")
     stale = stale_days(actions, manifest, config_hash, family="network", unit="actions")
-    _refingerprint(lake, NETWORK_DAYS, refingerprinted(actions, manifest, config_hash, files,
-                                                       set(days_to_compute(stale, actions))),
+    days = days_to_compute(stale, actions)
+    _refingerprint(lake, NETWORK_DAYS, refingerprinted(actions, manifest, config_hash, files, set(days)),
                    actions, config_hash, files, NETWORK_DAYS_SCHEMA, ledger)
     if stale:
-        days = days_to_compute(stale, actions)
         log.info("network pairs: %d stale day(s) up to %s (%s); rewriting %d day(s)", len(stale), through,
                  stale_summary(stale), len(days))
         forget = sorted({d + timedelta(days=1) for d in stale} - set(days))

@@ -107,18 +107,19 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     if fcfg.incremental:
         # which raw part files hold each day, from the logs at the versions read: days whose files did not
         # change since the state counted them are not counted again
-        events = listed_day_files(lake, versions, [RAW_TABLE["posts"], RAW_TABLE["interactions"]])
-        actions = listed_day_files(lake, versions, [RAW_TABLE["interactions"]])
+        files = listed_day_files(lake, versions, {"events": [RAW_TABLE["posts"], RAW_TABLE["interactions"]],
+                                                  "actions": [RAW_TABLE["interactions"]]})
         with timed(log, "features: behaviour state"):
             partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                                       fcfg.behaviour, ledger, events)
+                                                       fcfg.behaviour, ledger, files["events"])
             totals = update_behaviour_totals(lake, frames["accounts"], partials, snapshot_date, fcfg.behaviour,
                                              ledger)
         with timed(log, "features: content state"):
             docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                               fcfg.content, ledger, events)
+                                               fcfg.content, ledger, files["events"])
         with timed(log, "features: network state"):
-            pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger, actions)
+            pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger,
+                                         files["actions"])
         inputs = replace(inputs, behaviour_totals=totals, behaviour_replies=replies, content_docs=docs,
                          content_texts=texts, network_pairs=pairs)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()

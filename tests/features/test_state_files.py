@@ -165,8 +165,8 @@ def test_logs_that_cannot_be_listed_leave_every_day_to_be_counted(spark, tiny_la
     credentials for) gives no fingerprints, so the job counts every day instead of failing."""
     lake = Lake(spark, tiny_lake.cfg)
     version = lake.version("raw_posts")
-    assert listed_day_files(lake, {"raw_posts": version}, ["raw_posts"]) == day_files(lake, {"raw_posts": version},
-                                                                                       ["raw_posts"])
+    assert listed_day_files(lake, {"raw_posts": version}, {"posts": ["raw_posts"]}) == {
+        "posts": day_files(lake, {"raw_posts": version}, ["raw_posts"])}
     assert len(day_files(lake, {"raw_posts": version}, ["raw_posts"])) == (
         lake.read("raw_posts").select("event_date").distinct().count())
-    assert listed_day_files(lake, {"raw_posts": version + 100}, ["raw_posts"]) is None
+    assert listed_day_files(lake, {"raw_posts": version + 100}, {"posts": ["raw_posts"]}) == {"posts": None}

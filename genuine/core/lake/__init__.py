@@ -74,7 +74,7 @@ class Lake:
     def history(self, table: str) -> list[dict[str, Any]]:
         return self.engine.history(self.uri(table))
 
-    def live_files(self, table: str, version: int | None = None) -> list[tuple[str, str, dict[str, str | None]]]:
+    def live_files(self, table: str, version: int | None = None) -> list[tuple[str, dict[str, str | None]]]:
         """The data files of `table` at `version` from its log (`arrow.live_files`), whichever engine wrote it."""
         return live_files(self.uri(table), version)
 

@@ -48,10 +48,10 @@ def read_arrow(uri: str, columns: Sequence[str] | None = None, version: int | No
     return query(uri, f"select {cols} from t", version=version)
 
 
-def live_files(uri: str, version: int | None = None) -> list[tuple[str, str, dict[str, str | None]]]:
-    """(path, identity, partition values as text) of each data file live at `version`, from the table's log
-    alone: no data file is opened. The identity (path, size, deletion vector) changes whenever the rows a
-    file stands for can: Delta files are immutable, so equal identities mean equal rows."""
+def live_files(uri: str, version: int | None = None) -> list[tuple[str, dict[str, str | None]]]:
+    """(identity, partition values as text) of each data file live at `version`, from the table's log alone:
+    no data file is opened. The identity (path, size, deletion vector) changes whenever the rows a file
+    stands for can: Delta files are immutable, so equal identities mean equal rows."""
     dt = DeltaTable(uri, version=version) if version is not None else DeltaTable(uri)
     actions = pa.table(dt.get_add_actions(flatten=True))
     if not actions.num_rows:
@@ -59,5 +59,5 @@ def live_files(uri: str, version: int | None = None) -> list[tuple[str, str, dic
     parts = [c for c in actions.column_names if c.startswith("partition.")]
     marks = ["path", "size_bytes", *sorted(c for c in actions.column_names if c.startswith("deletionVector"))]
     cols = {c: actions.column(c).cast(pa.string()).to_pylist() for c in {*parts, *marks}}
-    return [(cols["path"][i], "\t".join(str(cols[c][i]) for c in marks),
-             {c[len("partition."):]: cols[c][i] for c in parts}) for i in range(actions.num_rows)]
+    return [("\t".join(str(cols[c][i]) for c in marks), {c[len("partition."):]: cols[c][i] for c in parts})
+            for i in range(actions.num_rows)]

@@ -31,15 +31,16 @@ FEATURE_TABLE = StructType(KEY_COLUMNS + [StructField(f.name, f.dtype, True) for
 
 INCREMENTAL = [
     "## Incremental features", "",
-    "Implemented for the **behaviour** and **content** families and for the **network** family's co-action "
-    "pairs (`features/behaviour_partials.py`, `features/content_partials.py`, "
-    "`features/network_partials.py`; the job side in `features/state.py`), off by default: "
-    "`features.incremental: true` makes `genuine features` build those columns from per-day state tables "
-    "instead of the whole history; the network graphs, reports and change are still recomputed from the "
+    "Implemented for the **behaviour**, **content** and **change** families and for the **network** family's "
+    "co-action pairs (`features/behaviour_partials.py`, `features/content_partials.py`, "
+    "`features/change_partials.py`, `features/network_partials.py`; the job side in `features/state.py`), off "
+    "by default: `features.incremental: true` makes `genuine features` build those columns from per-day state "
+    "tables instead of the whole history; the network graphs and reports are still recomputed from the "
     "accumulated state or the events (below). Behaviour equals the full path within the tolerance stated "
-    "here (`tests/features/test_behaviour_partials.py`); content and network equal it bit for bit "
-    "(`tests/features/test_content_partials.py`, `tests/features/test_network_partials.py`; network's "
-    "PageRank within 1e-12 relative, the same computation on the same follow edges).", "",
+    "here (`tests/features/test_behaviour_partials.py`); content, network and change equal it bit for bit "
+    "(`tests/features/test_content_partials.py`, `tests/features/test_network_partials.py`, "
+    "`tests/features/test_change_partials.py`; network's PageRank within 1e-12 relative, the same "
+    "computation on the same follow edges).", "",
     "### behaviour", "",
     "**Tables** (the first two partitioned by `event_date`, the UTC day; all three written by predicate "
     "overwrite):",
@@ -173,16 +174,31 @@ INCREMENTAL = [
     "triangles, the follow, device and prefix graphs and the neighbourhoods are computed as before, on the "
     "accumulated pairs and the events. What a snapshot no longer pays is the cells and their self-joins "
     "over the whole history, once per window.", "",
-    "**The other families (plan, not implemented):**",
-    "- reports: recomputed in full on purpose. Reports are about 0.1 % of the input rows; at 1M accounts "
+    "### change", "",
+    "**Tables** (the first two partitioned by `event_date`; all three written by predicate overwrite):",
+    "- `change_sessions`: one row per account, UTC day, device, network prefix, client bucket (`clients`, "
+    "others as `_other`) and hour bin (`rhythm_bin_hours`), with its sessions;",
+    "- `change_events`: one row per account and UTC day, with its posts and interactions;",
+    "- `change_days`: the manifest: per UTC day the sessions, posts and interactions with an account and a "
+    "time it held when its rows were computed, a hash of the settings the rows depend on (`clients`, "
+    "`rhythm_bin_hours`; the window's thresholds are read at combine time and rewrite nothing), and the "
+    "fingerprint of the part files of the three raw tables counted.", "",
+    "**Job**: as for content, only the stale days are rewritten (a day's rows depend on its own records), and "
+    "only the days of the window ending on the snapshot day (`window_days`) are counted or computed: a "
+    "daily run counts and writes one day. Days that left the window stay stored, unread. Order of commits: "
+    "sessions, events, manifest.", "",
+    "**Why it is exact.** The rows are the full path's own per-day partials (`change.day_partials`), and "
+    "the snapshot runs the full path's combination on the window's rows (`combine_change`): first-seen "
+    "days, suffix sums, client and rhythm mixes, the dormancy baseline and the recent prefixes are counts. "
+    "The full path itself now puts the window on the raw tables' `event_date` partitions, so it too reads "
+    "the window, not the history.", "",
+    "### reports: recomputed in full, on purpose", "",
+    "Reports are about 0.1 % of the input rows; at 1M accounts "
     "(116k reports, docs/benchmarks.md) the family cost 37.7 of the snapshot's ~7,700 CPU s. Partials would "
     "also save little of it: reporter reliability is point in time and a new label reweighs every old "
     "report of its reporters, so the combine would rejoin every (reporter, account) pair with the labels "
     "anyway. If reports grow: one row per (reporter, reported account) with its first and last report and "
-    "per-day counts, rejoined with the labels at combine time.",
-    "- change: already combined from per-day partials inside one run (`change.daily_partials`); persisting "
-    "them by day like `behaviour_partials` makes a snapshot read the last `window_days` days of partials "
-    "instead of the events.", "",
+    "per-day counts, rejoined with the labels at combine time.", "",
 ]
 
 

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from genuine.core.catalog import EVENT_DATE
 from genuine.core.config import Strict
 from genuine.features.behaviour import epoch_micros
 from genuine.features.registry import Family, Feature, ratio
@@ -111,20 +112,22 @@ def _bins(cfg: ChangeConfig) -> int:
     return 24 // cfg.rhythm_bin_hours
 
 
-def daily_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame, as_of: datetime,
-                   cfg: ChangeConfig) -> tuple[DataFrame, DataFrame]:
-    """Per-day partials over the window ending on the day of `as_of` (inputs already cut at `as_of`).
+def window_days(as_of: datetime, cfg: ChangeConfig) -> tuple[int, int]:
+    """The first and last UTC day numbers (days since 1970-01-01) of the window ending on as_of's day."""
+    last = epoch_micros(as_of) // DAY_US
+    return last - cfg.window_days + 1, last
+
+
+def day_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
+                 cfg: ChangeConfig) -> tuple[DataFrame, DataFrame]:
+    """Per-day partials of every day the inputs hold; each row depends only on its own day's records.
 
     -> (sessions: account_id, day, device_hash, ip_prefix_hash, client, hour_bin, n;
         events:   account_id, day, n)
-    `day` is the UTC day number (days since 1970-01-01). Each row depends only on its own day's events.
+    `day` is the UTC day number (days since 1970-01-01), the `event_date` the raw tables are partitioned by.
     """
-    last = epoch_micros(as_of) // DAY_US
-    first = last - cfg.window_days + 1
-    in_window = F.col("day").between(first, last)
     s = (sessions.where(F.col("account_id").isNotNull() & F.col("started_at").isNotNull())
-         .withColumn("day", _day("started_at")).where(in_window)
-         .groupBy("account_id", "day", "device_hash", "ip_prefix_hash",
+         .groupBy("account_id", _day("started_at").alias("day"), "device_hash", "ip_prefix_hash",
                   _client_bucket(cfg).alias("client"),
                   F.floor(F.pmod(F.unix_micros("started_at"), F.lit(DAY_US))
                           / F.lit(HOUR_US * cfg.rhythm_bin_hours)).cast("int").alias("hour_bin"))
@@ -132,16 +135,41 @@ def daily_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFram
     ev = (posts.select("account_id", "created_at")
           .unionByName(interactions.select(F.col("actor_id").alias("account_id"), "created_at"))
           .where(F.col("account_id").isNotNull() & F.col("created_at").isNotNull())
-          .withColumn("day", _day("created_at")).where(in_window)
-          .groupBy("account_id", "day").agg(F.count(F.lit(1)).alias("n")))
+          .groupBy("account_id", _day("created_at").alias("day")).agg(F.count(F.lit(1)).alias("n")))
     return s, ev
+
+
+def daily_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame, as_of: datetime,
+                   cfg: ChangeConfig) -> tuple[DataFrame, DataFrame]:
+    """`day_partials` of the window ending on the day of `as_of` (inputs already cut at `as_of`).
+
+    Raw tables carry their `event_date` partition (the UTC day of the same timestamp), so the window is
+    also put on it: the scans then read the window's partitions, not the whole history.
+    """
+    first, last = window_days(as_of, cfg)
+    frames = [_in_partitions(df, first, last) for df in (posts, interactions, sessions)]
+    s, ev = day_partials(*frames, cfg)
+    in_window = F.col("day").between(first, last)
+    return s.where(in_window), ev.where(in_window)
+
+
+def _in_partitions(df: DataFrame, first: int, last: int) -> DataFrame:
+    if EVENT_DATE not in df.columns:
+        return df
+    return df.where(F.col(EVENT_DATE).between(F.date_from_unix_date(F.lit(first)), F.date_from_unix_date(F.lit(last))))
 
 
 def change_features(accounts: DataFrame, posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
                     as_of: datetime, cfg: ChangeConfig) -> DataFrame:
     """One row per account of `accounts` with FEATURES' columns; inputs must already be cut at `as_of`."""
     s, ev = daily_partials(posts, interactions, sessions, as_of, cfg)
-    last = epoch_micros(as_of) // DAY_US
+    return combine_change(accounts, s, ev, as_of, cfg)
+
+
+def combine_change(accounts: DataFrame, s: DataFrame, ev: DataFrame, as_of: datetime, cfg: ChangeConfig) -> DataFrame:
+    """The family from the window's per-day partials (`daily_partials`' two frames), shared by the full and
+    the incremental path (features/change_partials.py)."""
+    _, last = window_days(as_of, cfg)
     acc = accounts.select("account_id", F.floor(F.unix_micros("created_at") / F.lit(DAY_US)).cast("long")
                           .alias("created_day")).distinct()
     out = (acc.join(_split_features(s, cfg), "account_id", "left")

@@ -21,6 +21,7 @@ from genuine.features.behaviour import BehaviourConfig, behaviour_features
 from genuine.features.behaviour_partials import behaviour_from_totals
 from genuine.features.catalog import ALL_FEATURES, FEATURE_TABLE
 from genuine.features.change import ChangeConfig, change_features
+from genuine.features.change_partials import change_from_partials
 from genuine.features.content import ContentConfig, content_features
 from genuine.features.content_partials import content_from_partials
 from genuine.features.network import NetworkConfig, network_features
@@ -148,6 +149,9 @@ class Inputs:
     content_texts: DataFrame | None = None
     # With it set (features.incremental), the network family reads these co-action pairs instead of pairing.
     network_pairs: DataFrame | None = None
+    # With both set (features.incremental), the change family combines these per-day rows instead of the events.
+    change_sessions: DataFrame | None = None
+    change_events: DataFrame | None = None
 
 
 def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
@@ -167,6 +171,8 @@ def cut_inputs(inp: Inputs, as_of: datetime) -> Inputs:
         content_docs=inp.content_docs,       # cut by content_from_partials (days <= as_of's)
         content_texts=inp.content_texts,
         network_pairs=inp.network_pairs,     # cut by stored_pairs (days <= as_of's)
+        change_sessions=inp.change_sessions,  # cut by change_from_partials (the window's days)
+        change_events=inp.change_events,
     )
 
 
@@ -192,6 +198,8 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
                                 as_of=as_of, pairs=pairs)
     if family == "reports":
         return report_features(inp.accounts, inp.reports, inp.labels, as_of, cfgs.reports)
+    if family == "change" and inp.change_sessions is not None and inp.change_events is not None:
+        return change_from_partials(inp.accounts, inp.change_sessions, inp.change_events, as_of, cfgs.change)
     if family == "change":
         return change_features(inp.accounts, inp.posts, inp.interactions, inp.sessions, as_of, cfgs.change)
     raise ValueError(f"unknown feature family {family!r}; known: {FAMILIES}")

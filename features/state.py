@@ -1,8 +1,8 @@
 """The stored state of the incremental feature path, brought up to date before a snapshot reads it.
 
-Three families keep per-day state (docs/features.md, "Incremental features"): behaviour
-(features/behaviour_partials.py), content (features/content_partials.py) and network's co-action pairs
-(features/network_partials.py). Each has a manifest of the UTC days it holds, with the day's record count and
+Four families keep per-day state (docs/features.md, "Incremental features"): behaviour
+(features/behaviour_partials.py), content (features/content_partials.py), network's co-action pairs
+(features/network_partials.py) and change (features/change_partials.py). Each has a manifest of the UTC days it holds, with the day's record count and
 the hash of the settings used, so a day is rewritten when it is new, when late records moved its count, or
 when the settings changed; a run killed before its manifest commit leaves those days stale for the retry,
 which rewrites the same partitions with the same rows.
@@ -40,6 +40,15 @@ from genuine.features.behaviour_partials import (
     reply_ledger_rows,
     settings_hash,
 )
+from genuine.features.change import ChangeConfig
+from genuine.features.change_partials import DAYS_SCHEMA as CHANGE_DAYS_SCHEMA
+from genuine.features.change_partials import (
+    EVENTS_SCHEMA,
+    SESSIONS_SCHEMA,
+    day_change_partials,
+    day_record_counts,
+)
+from genuine.features.change_partials import settings_hash as change_settings_hash
 from genuine.features.content import ContentConfig
 from genuine.features.content_partials import DAYS_SCHEMA as CONTENT_DAYS_SCHEMA
 from genuine.features.content_partials import (
@@ -323,9 +332,10 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
 
 
 PAIRS, NETWORK_DAYS = "network_pairs", "network_days"
+CHANGE_SESSIONS, CHANGE_EVENTS, CHANGE_DAYS = "change_sessions", "change_events", "change_days"
 # Each family's state tables, its manifest last.
 STATE_TABLES = {"behaviour": (PARTIALS, REPLIES, TOTALS, DAYS), "content": (DOCS, TEXTS, CONTENT_DAYS),
-                "network": (PAIRS, NETWORK_DAYS)}
+                "network": (PAIRS, NETWORK_DAYS), "change": (CHANGE_SESSIONS, CHANGE_EVENTS, CHANGE_DAYS)}
 
 
 def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncfg: NetworkConfig,
@@ -359,3 +369,39 @@ def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncf
             for table, result in results:
                 ledger.wrote(table, result)
     return lake.read_or_empty(PAIRS, PAIRS_SCHEMA)
+
+
+def update_change_state(lake: Lake, posts: DataFrame, interactions: DataFrame, sessions: DataFrame, through: date,
+                        ccfg: ChangeConfig, ledger: RunLedger | None = None,
+                        files: Mapping[date, str] | None = None) -> tuple[DataFrame, DataFrame]:
+    """Bring `change_sessions` and `change_events` up to date for the days of the window ending on `through`
+    (the only days its snapshot reads), and return both.
+
+    A day's rows depend on its own records only, so only the stale days (new, count moved by late records,
+    other settings) are rewritten, by partition overwrite; the manifest is written last. Days before the
+    window are neither counted nor computed. `files`: as update_behaviour_state's (of the three raw tables).
+    """
+    day = F.col(catalog.EVENT_DATE)
+    since = through - timedelta(days=ccfg.window_days - 1)
+    manifest = _manifest(lake, CHANGE_DAYS, "records")
+    config_hash = change_settings_hash(ccfg)
+    window_files = {d: f for d, f in files.items() if d >= since} if files is not None else None
+    counts = day_counts(day_record_counts(posts, interactions, sessions).where(day >= F.lit(since)), through,
+                        manifest, config_hash, window_files, "change")
+    stale = stale_days(counts, manifest, config_hash, family="change", unit="records")
+    _refingerprint(lake, CHANGE_DAYS, refingerprinted(counts, manifest, config_hash, window_files, set(stale)),
+                   counts, config_hash, window_files, CHANGE_DAYS_SCHEMA, ledger)
+    if stale:
+        days = list(stale)
+        log.info("change partials: %d stale day(s) up to %s (%s)", len(days), through, stale_summary(stale))
+        sel = day.isin(days)
+        s_rows, ev_rows = day_change_partials(posts.where(sel), interactions.where(sel), sessions.where(sel), ccfg)
+        manifest_rows = _manifest_rows(lake, days, counts, config_hash, window_files, CHANGE_DAYS_SCHEMA)
+        where = _days_predicate(days)
+        for table, df, schema in ((CHANGE_SESSIONS, s_rows, SESSIONS_SCHEMA), (CHANGE_EVENTS, ev_rows, EVENTS_SCHEMA),
+                                  (CHANGE_DAYS, manifest_rows, CHANGE_DAYS_SCHEMA)):
+            result = lake.overwrite(table, df, predicate=where, schema=schema,
+                                    partition_by=catalog.table(table).partition_by)
+            if ledger is not None:
+                ledger.wrote(table, result)
+    return lake.read_or_empty(CHANGE_SESSIONS, SESSIONS_SCHEMA), lake.read_or_empty(CHANGE_EVENTS, EVENTS_SCHEMA)

@@ -41,6 +41,7 @@ from genuine.features.state import (
     listed_day_files,
     update_behaviour_state,
     update_behaviour_totals,
+    update_change_state,
     update_content_state,
     update_network_state,
 )
@@ -108,7 +109,9 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
         # which raw part files hold each day, from the logs at the versions read: days whose files did not
         # change since the state counted them are not counted again
         files = listed_day_files(lake, versions, {"events": [RAW_TABLE["posts"], RAW_TABLE["interactions"]],
-                                                  "actions": [RAW_TABLE["interactions"]]})
+                                                  "actions": [RAW_TABLE["interactions"]],
+                                                  "change": [RAW_TABLE["posts"], RAW_TABLE["interactions"],
+                                                             RAW_TABLE["sessions"]]})
         with timed(log, "features: behaviour state"):
             partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
                                                        fcfg.behaviour, ledger, files["events"])
@@ -120,8 +123,11 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
         with timed(log, "features: network state"):
             pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger,
                                          files["actions"])
+        with timed(log, "features: change state"):
+            sessions, events = update_change_state(lake, frames["posts"], frames["interactions"], frames["sessions"],
+                                                   snapshot_date, fcfg.change, ledger, files["change"])
         inputs = replace(inputs, behaviour_totals=totals, behaviour_replies=replies, content_docs=docs,
-                         content_texts=texts, network_pairs=pairs)
+                         content_texts=texts, network_pairs=pairs, change_sessions=sessions, change_events=events)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()
     try:
         n = snap.count()

@@ -3,7 +3,8 @@
     python -m genuine.devtools.bench.incremental --family content --accounts 3000 --days 14 --out /tmp/bench-incr
 
 Families with per-day state: behaviour (features/behaviour_partials.py), content
-(features/content_partials.py) and network's co-action pairs (features/network_partials.py). Steps (each ends
+(features/content_partials.py), network's co-action pairs (features/network_partials.py) and change
+(features/change_partials.py). Steps (each ends
 in a `noop` write of the family frame, like `genuine bench features`): `full` computes the family over the
 whole history at the last day; `backfill` writes the state tables for every day but the last; `new_day` brings
 them up to date with the last day; `combine` builds the same snapshot from the state tables. Prints a JSON
@@ -31,6 +32,8 @@ from genuine.devtools.bench.meter import ProcessMeter
 from genuine.devtools.bench.scratch import scratch_config
 from genuine.features.behaviour import behaviour_features
 from genuine.features.behaviour_partials import behaviour_from_partials
+from genuine.features.change import change_features
+from genuine.features.change_partials import change_from_partials
 from genuine.features.content import content_features
 from genuine.features.content_partials import content_from_partials
 from genuine.features.network import network_features
@@ -41,6 +44,7 @@ from genuine.features.state import (
     STATE_TABLES,
     TOTALS,
     update_behaviour_state,
+    update_change_state,
     update_content_state,
     update_network_state,
 )
@@ -72,7 +76,7 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
                                "snapshot_date": str(day),
                                "events": cut["posts"].count() + cut["interactions"].count(),
                                "load_avg_start": os.getloadavg()}
-    posts, inter = frames["posts"], frames["interactions"]
+    posts, inter, sessions = frames["posts"], frames["interactions"], frames["sessions"]
     # no text detector in the bench: the AI-text part reads empty scores on both paths
     scores = no_scores(cut["posts"])
 
@@ -81,6 +85,9 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
             return behaviour_features(cut["accounts"], cut["posts"], cut["interactions"], as_of, fcfg.behaviour)
         if family == "network":
             return network(None)
+        if family == "change":
+            return change_features(cut["accounts"], cut["posts"], cut["interactions"], cut["sessions"], as_of,
+                                   fcfg.change)
         return content_features(cut["accounts"], cut["posts"], cut["interactions"], scores, fcfg.content)
 
     def network(pairs: DataFrame | None) -> DataFrame:
@@ -92,6 +99,8 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
             update_behaviour_state(lake, posts, inter, through, fcfg.behaviour)
         elif family == "network":
             update_network_state(lake, inter, through, fcfg.network)
+        elif family == "change":
+            update_change_state(lake, posts, inter, sessions, through, fcfg.change)
         else:
             update_content_state(lake, posts, inter, through, fcfg.content)
 
@@ -101,6 +110,8 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
             return behaviour_from_partials(cut["accounts"], state[0], state[1], as_of, fcfg.behaviour)
         if family == "network":
             return network(stored_pairs(state[0], as_of))
+        if family == "change":
+            return change_from_partials(cut["accounts"], state[0], state[1], as_of, fcfg.change)
         return content_from_partials(cut["accounts"], cut["posts"], scores, state[0], state[1], as_of, fcfg.content)
 
     def noop(df: DataFrame) -> None:

@@ -124,6 +124,13 @@ _TABLES = [
     Table("network_pairs", None, ("window_s", "target_post_id", "a", "b", EVENT_DATE), partition_by=(EVENT_DATE,),
           schema_owner="genuine.features.network_partials:PAIRS_SCHEMA"),
     Table("network_days", None, (EVENT_DATE,), schema_owner="genuine.features.network_partials:DAYS_SCHEMA"),
+    # incremental change features (genuine.features.change_partials): sessions and events per account and UTC
+    # day, the manifest
+    Table("change_sessions", None, ("account_id", "device_hash", "ip_prefix_hash", "client", "hour_bin", EVENT_DATE),
+          partition_by=(EVENT_DATE,), schema_owner="genuine.features.change_partials:SESSIONS_SCHEMA"),
+    Table("change_events", None, ("account_id", EVENT_DATE), partition_by=(EVENT_DATE,),
+          schema_owner="genuine.features.change_partials:EVENTS_SCHEMA"),
+    Table("change_days", None, (EVENT_DATE,), schema_owner="genuine.features.change_partials:DAYS_SCHEMA"),
     Table("post_scores", POST_SCORES, ("post_id", "model_version"), "ignore"),
     Table("scores", SCORES, ("scoring_run_id", "account_id", SNAPSHOT_DATE), partition_by=(SNAPSHOT_DATE,)),
     Table("account_status", ACCOUNT_STATUS, ("account_id",), "update"),

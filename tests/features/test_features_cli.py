@@ -84,7 +84,8 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     assert set(read_delta_rs(cfg.table("behaviour_partials")).event_date) == days
     assert set(read_delta_rs(cfg.table("behaviour_totals")).event_date) == {day}
     assert {"behaviour_partials", "behaviour_replies", "behaviour_days", "behaviour_totals", "content_docs", "content_texts",
-            "content_days", "network_pairs", "network_days", "features"} <= set(dict(ok.loc["feat-r2", "outputs"]))
+            "content_days", "network_pairs", "network_days", "change_sessions", "change_events", "change_days",
+            "features"} <= set(dict(ok.loc["feat-r2", "outputs"]))
     # network: each day's actions of the coordination kinds, as counted here by pandas
     kinds = cfg.features["network"]["coordination"]["kinds"]
     acts = inter[inter.kind.isin(kinds) & inter.actor_id.notna() & inter.target_post_id.notna()]
@@ -100,6 +101,13 @@ def test_features_cli_one_row_per_account_and_idempotent(tiny_lake):
     manifest = read_delta_rs(cfg.table("behaviour_days")).set_index("event_date")
     assert manifest["events"].to_dict() == authored.dt.date.value_counts().to_dict()
     assert manifest["config_hash"].nunique() == 1
+    # change: each day's sessions, posts and interactions with an account and a time (the 28-day window
+    # holds every day of the tiny lake)
+    sessions = read_delta_rs(cfg.table("raw_sessions"))
+    dated = pd.concat([posts[posts.account_id.notna()].created_at, inter[inter.actor_id.notna()].created_at,
+                       sessions[sessions.account_id.notna()].started_at]).dropna().dt.date
+    assert read_delta_rs(cfg.table("change_days")).set_index("event_date")["records"].to_dict() == \
+        dated[dated <= day].value_counts().to_dict()
 
 
 def test_missing_truth_file_is_a_clear_error(tiny_lake, tmp_path):

@@ -11,10 +11,13 @@ from pyspark.testing import assertDataFrameEqual
 from genuine.core import catalog
 from genuine.core.lake import Lake
 from genuine.features.behaviour import BehaviourConfig
+from genuine.features.change import ChangeConfig
 from genuine.features.content import ContentConfig
 from genuine.features.content_partials import day_document_counts
 from genuine.features.network import NetworkConfig
 from genuine.features.state import (
+    CHANGE_EVENTS,
+    CHANGE_SESSIONS,
     PAIRS,
     PARTIALS,
     REPLIES,
@@ -25,12 +28,16 @@ from genuine.features.state import (
     listed_day_files,
     refingerprinted,
     update_behaviour_state,
+    update_change_state,
     update_content_state,
     update_network_state,
 )
 
 D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
 RAW = ("raw_posts", "raw_interactions")
+# the raw tables each family's manifest fingerprints (raw_sessions stays the tiny lake's own)
+COUNTED = {"behaviour": RAW, "content": RAW, "network": ("raw_interactions",),
+           "change": (*RAW, "raw_sessions")}
 STATE = tuple(t for tables in STATE_TABLES.values() for t in tables)
 MANIFESTS = tuple(tables[-1] for tables in STATE_TABLES.values())
 DOCS = STATE_TABLES["content"][0]
@@ -77,15 +84,18 @@ def _lakes(spark, tiny_lake, cfg_factory, tmp_path) -> tuple[Lake, Lake, Lake]: 
 
 def _update(lake: Lake, through: date, fingerprints: bool) -> None:
     cfg = lake.cfg
-    posts, inter = lake.read("raw_posts"), lake.read("raw_interactions")
-    versions = {t: lake.version(t) for t in RAW}
+    posts, inter, sessions = lake.read("raw_posts"), lake.read("raw_interactions"), lake.read("raw_sessions")
+    versions = {t: lake.version(t) for t in COUNTED["change"]}
     events = day_files(lake, versions, RAW) if fingerprints else None
     actions = day_files(lake, versions, ["raw_interactions"]) if fingerprints else None
+    change = day_files(lake, versions, COUNTED["change"]) if fingerprints else None
     update_behaviour_state(lake, posts, inter, through, BehaviourConfig.model_validate(cfg.features["behaviour"]),
                            files=events)
     update_content_state(lake, posts, inter, through, ContentConfig.model_validate(cfg.features["content"]),
                          files=events)
     update_network_state(lake, inter, through, NetworkConfig.from_config(cfg), files=actions)
+    update_change_state(lake, posts, inter, sessions, through, ChangeConfig.model_validate(cfg.features["change"]),
+                        files=change)
 
 
 def _versions(lake: Lake) -> dict[str, int | None]:
@@ -95,12 +105,14 @@ def _versions(lake: Lake) -> dict[str, int | None]:
 def _same_state(pruned: Lake, full: Lake) -> None:
     """Both state sets hold the same rows (the manifests but for the fingerprints), and the pruned one's
     fingerprints are those of the raw tables now."""
-    for t in (PARTIALS, REPLIES, DOCS, PAIRS):
+    for t in (PARTIALS, REPLIES, DOCS, PAIRS, CHANGE_SESSIONS, CHANGE_EVENTS):
         assertDataFrameEqual(pruned.read(t), full.read(t))
     for t in MANIFESTS:
         assertDataFrameEqual(pruned.read(t).drop("files"), full.read(t).drop("files"))
-    versions = {t: pruned.version(t) for t in RAW}
-    for t, tables in zip(MANIFESTS, (RAW, RAW, ["raw_interactions"]), strict=True):
+    versions = {t: pruned.version(t) for t in COUNTED["change"]}
+    assert set(COUNTED) == set(STATE_TABLES)
+    for family, tables in COUNTED.items():
+        t = STATE_TABLES[family][-1]
         now = day_files(pruned, versions, tables)
         assert {r[0]: r[1] for r in pruned.read(t).select("event_date", "files").collect()} == {
             r[0]: now[r[0]] for r in pruned.read(t).select("event_date").collect()}

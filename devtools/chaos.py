@@ -9,8 +9,11 @@ moment (seeded), checks the lake, re-runs the day and checks again:
 - no partial Delta version: every table's log is the contiguous versions 0..n, each commit file is whole
   JSON, and the latest version reads back with every data file it names;
 - no duplicate row in any table, by the table's keys in the catalog (genuine/core/catalog.py);
+- the fingerprints in the incremental state's manifests name the lake's own raw part files
+  (`stale_fingerprints`);
 - every table equals the reference's by content, except the columns in `WALL_CLOCK` (the time a row was
-  written, which no two runs share) and, in the run ledger, everything but (run_id, job, status, params):
+  written, which no two runs share), those in `PHYSICAL` (the fingerprints: a trial's files have other
+  names than the reference's) and, in the run ledger, everything but (run_id, job, status, params):
   its times, Delta versions read and written, and row counts describe an attempt, and a retried attempt
   reads later versions (its own earlier commits) and counts what it skipped. Run ids are NOT excluded:
   the daily derives them from the date, so they must be equal.
@@ -53,8 +56,9 @@ from deltalake import DeltaTable
 
 from genuine.core import catalog
 from genuine.core.config import Config, load_config
-from genuine.core.lake.arrow import read_arrow
+from genuine.core.lake.arrow import live_files, read_arrow
 from genuine.core.logs import setup_logging
+from genuine.features.state import FINGERPRINTED, day_lines, fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ WALL_CLOCK: dict[str, tuple[str, ...]] = {
     "scores": ("scored_at",), "quarantine": ("quarantined_at",), "account_status": ("since", "updated_at"),
     "action_log": ("decided_at", "logged_at"), "review_queue": ("enqueued_at",),
 }
+# Columns that name the lake's own part files (a manifest's fingerprint of the raw files it counted): a trial's
+# raw tables hold the same rows in files of other names, so these are checked against the trial's own files
+# (`stale_fingerprints`), not against the reference's.
+PHYSICAL: dict[str, tuple[str, ...]] = {manifest: ("files",) for manifest in FINGERPRINTED}
 RUNS_COMPARED = ("run_id", "job", "status", "params")
 # The champion: synthetic features big enough for the promotion gates (as the account-model job tests).
 CHAMPION = {"n": 3000, "seed": 11, "label_fraction": 0.6, "snapshot": date(2026, 10, 31)}
@@ -119,7 +127,8 @@ def partial_versions(cfg: Config) -> list[str]:
 
 def _rows(path: Path, table: str) -> list[str]:
     t = read_arrow(str(path))
-    keep = RUNS_COMPARED if table == "runs" else [c for c in t.column_names if c not in WALL_CLOCK.get(table, ())]
+    left_out = (*WALL_CLOCK.get(table, ()), *PHYSICAL.get(table, ()))
+    keep = RUNS_COMPARED if table == "runs" else [c for c in t.column_names if c not in left_out]
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in t.select(list(keep)).to_pylist())
 
 
@@ -132,6 +141,25 @@ def duplicates(cfg: Config) -> list[str]:
         distinct = t.group_by(keys).aggregate([]).num_rows if n else 0
         if distinct != n:
             bad.append(f"{name}: {n - distinct} duplicate rows by {keys}")
+    return bad
+
+
+def stale_fingerprints(cfg: Config) -> list[str]:
+    """Manifest rows whose fingerprint is not that of the raw part files holding their day now. Nothing
+    compacts the raw tables between the day's runs here, so every fingerprint a finished day leaves must name
+    the lake's current files (a day fingerprinted over other files would be taken as counted when it is not)."""
+    tables = tables_of(cfg)
+    raw = sorted({t for group in FINGERPRINTED.values() for t in group})
+    lines = {t: day_lines(t, live_files(str(tables[t]))) if t in tables else {} for t in raw}
+    bad = []
+    for manifest, group in FINGERPRINTED.items():
+        if manifest not in tables:
+            continue
+        now = fingerprints(lines, group)
+        for row in read_arrow(str(tables[manifest]), columns=[catalog.EVENT_DATE, "files"]).to_pylist():
+            day = row[catalog.EVENT_DATE]
+            if row["files"] is not None and row["files"] != now.get(day):
+                bad.append(f"{manifest}: the fingerprint of {day} names other part files than the raw tables hold")
     return bad
 
 
@@ -315,7 +343,7 @@ def chaos(args: argparse.Namespace) -> int:
     windows = step_windows(_ledger_rows(ref_cfg), launched)
     before = versions(ref_cfg)
     want = content(ref_cfg)
-    violations = [f"reference: {v}" for v in partial_versions(ref_cfg) + duplicates(ref_cfg)]
+    violations = [f"reference: {v}" for v in partial_versions(ref_cfg) + duplicates(ref_cfg) + stale_fingerprints(ref_cfg)]
     runner.run(runner.argv(ref_root, *daily))
     moved = {t: (v, versions(ref_cfg).get(t)) for t, v in before.items() if versions(ref_cfg).get(t) != v}
     if moved:
@@ -354,7 +382,8 @@ def chaos(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             found.append(f"the re-run failed: {exc}")
         else:
-            found += partial_versions(cfg) + duplicates(cfg) + differences(content(cfg), want)
+            found += (partial_versions(cfg) + duplicates(cfg) + stale_fingerprints(cfg)
+                      + differences(content(cfg), want))
         log.info("trial %d/%d: aimed at %s, %.1f s into it (%.1f s after launch): killed in %s: %s", i + 1,
                  args.trials, aimed, delay, at, killed, "; ".join(found) or "no violation")
         hits.append({"aimed": aimed, "share": round(share, 3), "delay_s": round(delay, 1), "at_s": round(at, 1),

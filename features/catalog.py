@@ -69,7 +69,7 @@ INCREMENTAL = [
     "same settings, keeps its count (part files never change, so neither do its rows). The others are "
     "counted by a scan pruned to their partitions (delta-spark; the delta-rs engine reads every file and "
     "filters). A day whose files changed but not its count (a compaction) gets the new fingerprint in the "
-    "manifest and nothing else. `tests/features/test_state_files.py` keeps the state of all three families "
+    "manifest and nothing else. `tests/features/test_state_files.py` keeps the state of all four families "
     "this way and without fingerprints, through late events and a compaction, and finds them equal. A day "
     "is stale when it has no partials, when its count moved since they were computed (events that arrived late, in a later export), "
     "or when they were computed with other behaviour settings; the job logs each stale day with its reason. "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -29,6 +29,7 @@ from pyspark.sql.types import StructType
 from genuine.core import catalog
 from genuine.core.lake import Lake
 from genuine.core.ledger import RunLedger
+from genuine.core.schemas import RAW_TABLE
 from genuine.features.behaviour import BehaviourConfig
 from genuine.features.behaviour_partials import (
     DAYS_SCHEMA,
@@ -93,12 +94,10 @@ def stale_days(events: Mapping[date, int], manifest: Mapping[date, tuple[int, st
     return out
 
 
-def _day_lines(lake: Lake, versions: Mapping[str, int], table: str) -> dict[date, list[str]]:
-    """Each UTC day's part files of `table` at its version, one line each, from its Delta log."""
+def day_lines(table: str, files: Iterable[tuple[str, Mapping[str, str | None]]]) -> dict[date, list[str]]:
+    """Each UTC day's part files of `table`, one line each, from the listing of its log (`arrow.live_files`)."""
     lines: dict[date, list[str]] = {}
-    if versions.get(table) is None:
-        return lines
-    for identity, parts in lake.live_files(table, versions[table]):
+    for identity, parts in files:
         value = parts.get(catalog.EVENT_DATE)
         if value is None:   # rows without a day: no count holds them (`day_counts` skips them too)
             continue
@@ -106,7 +105,12 @@ def _day_lines(lake: Lake, versions: Mapping[str, int], table: str) -> dict[date
     return lines
 
 
-def _fingerprints(lines: Mapping[str, Mapping[date, list[str]]], tables: Sequence[str]) -> dict[date, str]:
+def _day_lines(lake: Lake, versions: Mapping[str, int], table: str) -> dict[date, list[str]]:
+    return day_lines(table, lake.live_files(table, versions[table])) if versions.get(table) is not None else {}
+
+
+def fingerprints(lines: Mapping[str, Mapping[date, list[str]]], tables: Sequence[str]) -> dict[date, str]:
+    """Per UTC day, the fingerprint of the part files of `tables` that hold it (`day_lines` of each table)."""
     merged: dict[date, list[str]] = {}
     for table in tables:
         for d, x in lines[table].items():
@@ -118,7 +122,7 @@ def day_files(lake: Lake, versions: Mapping[str, int], tables: Sequence[str]) ->
     """A fingerprint of the part files that hold each UTC day of `tables` at `versions`, read from their
     Delta logs (no data file opened). Part files are immutable, so a day with the same fingerprint holds
     the same rows. A table without a version (absent) holds no day."""
-    return _fingerprints({t: _day_lines(lake, versions, t) for t in tables}, tables)
+    return fingerprints({t: _day_lines(lake, versions, t) for t in tables}, tables)
 
 
 def listed_day_files(lake: Lake, versions: Mapping[str, int],
@@ -133,7 +137,7 @@ def listed_day_files(lake: Lake, versions: Mapping[str, int],
         log.warning("the part files of %s could not be listed (%s: %s); every day is counted",
                     ", ".join(tables), type(exc).__name__, exc)
         return dict.fromkeys(groups)
-    return {name: _fingerprints(lines, g) for name, g in groups.items()}
+    return {name: fingerprints(lines, g) for name, g in groups.items()}
 
 
 def day_counts(counts: DataFrame, through: date, manifest: Mapping[date, ManifestDay], config_hash: str,
@@ -336,6 +340,13 @@ CHANGE_SESSIONS, CHANGE_EVENTS, CHANGE_DAYS = "change_sessions", "change_events"
 # Each family's state tables, its manifest last.
 STATE_TABLES = {"behaviour": (PARTIALS, REPLIES, TOTALS, DAYS), "content": (DOCS, TEXTS, CONTENT_DAYS),
                 "network": (PAIRS, NETWORK_DAYS), "change": (CHANGE_SESSIONS, CHANGE_EVENTS, CHANGE_DAYS)}
+# Each manifest and the raw tables whose part files its fingerprints name (the records its counts are of).
+FINGERPRINTED: dict[str, tuple[str, ...]] = {
+    DAYS: (RAW_TABLE["posts"], RAW_TABLE["interactions"]),
+    CONTENT_DAYS: (RAW_TABLE["posts"], RAW_TABLE["interactions"]),
+    NETWORK_DAYS: (RAW_TABLE["interactions"],),
+    CHANGE_DAYS: (RAW_TABLE["posts"], RAW_TABLE["interactions"], RAW_TABLE["sessions"]),
+}
 
 
 def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncfg: NetworkConfig,

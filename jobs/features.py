@@ -38,6 +38,10 @@ from genuine.features.snapshot import (
     default_snapshot_date,
 )
 from genuine.features.state import (
+    CHANGE_DAYS,
+    CONTENT_DAYS,
+    FINGERPRINTED,
+    NETWORK_DAYS,
     listed_day_files,
     update_behaviour_state,
     update_behaviour_totals,
@@ -45,6 +49,7 @@ from genuine.features.state import (
     update_content_state,
     update_network_state,
 )
+from genuine.features.state import DAYS as BEHAVIOUR_DAYS
 from genuine.jobs.common import JobContext, base_parser, config_from, job
 from genuine.jobs.io import merge, read_pinned
 from genuine.lib.timing import timed
@@ -108,24 +113,21 @@ def _compute(ctx: JobContext, fcfg: FeaturesConfig, as_of: date | None) -> Featu
     if fcfg.incremental:
         # which raw part files hold each day, from the logs at the versions read: days whose files did not
         # change since the state counted them are not counted again
-        files = listed_day_files(lake, versions, {"events": [RAW_TABLE["posts"], RAW_TABLE["interactions"]],
-                                                  "actions": [RAW_TABLE["interactions"]],
-                                                  "change": [RAW_TABLE["posts"], RAW_TABLE["interactions"],
-                                                             RAW_TABLE["sessions"]]})
+        files = listed_day_files(lake, versions, FINGERPRINTED)
         with timed(log, "features: behaviour state"):
             partials, replies = update_behaviour_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                                       fcfg.behaviour, ledger, files["events"])
+                                                       fcfg.behaviour, ledger, files[BEHAVIOUR_DAYS])
             totals = update_behaviour_totals(lake, frames["accounts"], partials, snapshot_date, fcfg.behaviour,
                                              ledger)
         with timed(log, "features: content state"):
             docs, texts = update_content_state(lake, frames["posts"], frames["interactions"], snapshot_date,
-                                               fcfg.content, ledger, files["events"])
+                                               fcfg.content, ledger, files[CONTENT_DAYS])
         with timed(log, "features: network state"):
             pairs = update_network_state(lake, frames["interactions"], snapshot_date, fcfg.network, ledger,
-                                         files["actions"])
+                                         files[NETWORK_DAYS])
         with timed(log, "features: change state"):
             sessions, events = update_change_state(lake, frames["posts"], frames["interactions"], frames["sessions"],
-                                                   snapshot_date, fcfg.change, ledger, files["change"])
+                                                   snapshot_date, fcfg.change, ledger, files[CHANGE_DAYS])
         inputs = replace(inputs, behaviour_totals=totals, behaviour_replies=replies, content_docs=docs,
                          content_texts=texts, network_pairs=pairs, change_sessions=sessions, change_events=events)
     snap = build_snapshot(inputs, snapshot_date, FamilyConfigs.of(fcfg), versions, ctx.run_id).cache()

@@ -1,22 +1,30 @@
-"""The chaos script's kill moments: every step of the day is aimed at, inside its span in the reference."""
+"""The chaos script's kill moments (every step of the day is aimed at, inside its span in the reference), and
+its check of the incremental state's fingerprints."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from deltalake import write_deltalake
 
+from genuine.core.config import load_config
+from genuine.core.lake.arrow import live_files
 from genuine.devtools.chaos import (
+    content,
     kill_moments,
     parse_args,
     prepare_command,
+    stale_fingerprints,
     step_start,
     step_windows,
     trial_delay,
 )
+from genuine.features.state import DAYS, FINGERPRINTED, day_lines, fingerprints
 
 LAUNCH = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)   # the ledger's times are UTC-aware
 
@@ -90,3 +98,20 @@ def test_the_base_lake_is_prepared_with_the_base_settings_only():
                                             "--set", "features.incremental=true", "--set", "lake.engine=delta-rs"]
     plain = prepare_command(parse_args(["--days", "3", "--set", "features.incremental=true"]), Path("/tmp/x"))
     assert plain[plain.index("--prepare"):] == ["--prepare", "--out", "/tmp/x", "--days", "3", "--env", "local"]
+
+
+def test_fingerprints_are_checked_against_the_lakes_own_files_not_compared_with_the_reference(tmp_path):
+    """A manifest row whose fingerprint names other part files than the raw tables hold is a violation; the
+    fingerprints are left out of the comparison with the reference (a trial's files have other names)."""
+    cfg = load_config("test", [f"lake.root={tmp_path}"])
+    d1, d2, d3 = (date(2026, 10, i) for i in (1, 2, 3))
+    for table in FINGERPRINTED[DAYS]:
+        write_deltalake(cfg.table(table), pd.DataFrame({"n": [1, 2, 3], "event_date": [d1, d2, d3]}),
+                        partition_by=["event_date"])
+    now = fingerprints({t: day_lines(t, live_files(cfg.table(t))) for t in FINGERPRINTED[DAYS]}, FINGERPRINTED[DAYS])
+    assert sorted(now) == [d1, d2, d3]
+    manifest = pd.DataFrame({"event_date": [d1, d2, d3], "events": [2, 2, 2], "config_hash": ["h"] * 3,
+                             "files": [now[d1], "other files", None]})
+    write_deltalake(cfg.table(DAYS), manifest)
+    assert stale_fingerprints(cfg) == [f"{DAYS}: the fingerprint of {d2} names other part files than the raw tables hold"]
+    assert all('"files"' not in row for row in content(cfg)[DAYS]) and len(content(cfg)[DAYS]) == 3

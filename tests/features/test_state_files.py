@@ -16,8 +16,13 @@ from genuine.features.content import ContentConfig
 from genuine.features.content_partials import day_document_counts
 from genuine.features.network import NetworkConfig
 from genuine.features.state import (
+    CHANGE_DAYS,
     CHANGE_EVENTS,
     CHANGE_SESSIONS,
+    CONTENT_DAYS,
+    DAYS,
+    FINGERPRINTED,
+    NETWORK_DAYS,
     PAIRS,
     PARTIALS,
     REPLIES,
@@ -35,9 +40,6 @@ from genuine.features.state import (
 
 D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
 RAW = ("raw_posts", "raw_interactions")
-# the raw tables each family's manifest fingerprints (raw_sessions stays the tiny lake's own)
-COUNTED = {"behaviour": RAW, "content": RAW, "network": ("raw_interactions",),
-           "change": (*RAW, "raw_sessions")}
 STATE = tuple(t for tables in STATE_TABLES.values() for t in tables)
 MANIFESTS = tuple(tables[-1] for tables in STATE_TABLES.values())
 DOCS = STATE_TABLES["content"][0]
@@ -85,17 +87,16 @@ def _lakes(spark, tiny_lake, cfg_factory, tmp_path) -> tuple[Lake, Lake, Lake]: 
 def _update(lake: Lake, through: date, fingerprints: bool) -> None:
     cfg = lake.cfg
     posts, inter, sessions = lake.read("raw_posts"), lake.read("raw_interactions"), lake.read("raw_sessions")
-    versions = {t: lake.version(t) for t in COUNTED["change"]}
-    events = day_files(lake, versions, RAW) if fingerprints else None
-    actions = day_files(lake, versions, ["raw_interactions"]) if fingerprints else None
-    change = day_files(lake, versions, COUNTED["change"]) if fingerprints else None
+    # raw_sessions stays the tiny lake's own
+    versions = {t: lake.version(t) for t in (*RAW, "raw_sessions")}
+    files = {m: day_files(lake, versions, tables) if fingerprints else None for m, tables in FINGERPRINTED.items()}
     update_behaviour_state(lake, posts, inter, through, BehaviourConfig.model_validate(cfg.features["behaviour"]),
-                           files=events)
+                           files=files[DAYS])
     update_content_state(lake, posts, inter, through, ContentConfig.model_validate(cfg.features["content"]),
-                         files=events)
-    update_network_state(lake, inter, through, NetworkConfig.from_config(cfg), files=actions)
+                         files=files[CONTENT_DAYS])
+    update_network_state(lake, inter, through, NetworkConfig.from_config(cfg), files=files[NETWORK_DAYS])
     update_change_state(lake, posts, inter, sessions, through, ChangeConfig.model_validate(cfg.features["change"]),
-                        files=change)
+                        files=files[CHANGE_DAYS])
 
 
 def _versions(lake: Lake) -> dict[str, int | None]:
@@ -109,10 +110,9 @@ def _same_state(pruned: Lake, full: Lake) -> None:
         assertDataFrameEqual(pruned.read(t), full.read(t))
     for t in MANIFESTS:
         assertDataFrameEqual(pruned.read(t).drop("files"), full.read(t).drop("files"))
-    versions = {t: pruned.version(t) for t in COUNTED["change"]}
-    assert set(COUNTED) == set(STATE_TABLES)
-    for family, tables in COUNTED.items():
-        t = STATE_TABLES[family][-1]
+    versions = {t: pruned.version(t) for t in (*RAW, "raw_sessions")}
+    assert set(FINGERPRINTED) == set(MANIFESTS)
+    for t, tables in FINGERPRINTED.items():
         now = day_files(pruned, versions, tables)
         assert {r[0]: r[1] for r in pruned.read(t).select("event_date", "files").collect()} == {
             r[0]: now[r[0]] for r in pruned.read(t).select("event_date").collect()}

@@ -118,6 +118,22 @@ def window_days(as_of: datetime, cfg: ChangeConfig) -> tuple[int, int]:
     return last - cfg.window_days + 1, last
 
 
+# (who, when) of each input: a record counts in the partials when it has both (change_partials counts the
+# same records per day to find stale days).
+SESSION_OWNER, POST_OWNER, INTERACTION_OWNER = ("account_id", "started_at"), ("account_id", "created_at"), \
+    ("actor_id", "created_at")
+
+
+def dated(who: str, when: str) -> Column:
+    """The records the partials count: with an account and a time."""
+    return F.col(who).isNotNull() & F.col(when).isNotNull()
+
+
+def window_partitions(first: int, last: int) -> Column:
+    """The `event_date` partitions of the UTC days `first`..`last` (day numbers, `window_days`)."""
+    return F.col(EVENT_DATE).between(F.date_from_unix_date(F.lit(first)), F.date_from_unix_date(F.lit(last)))
+
+
 def day_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
                  cfg: ChangeConfig) -> tuple[DataFrame, DataFrame]:
     """Per-day partials of every day the inputs hold; each row depends only on its own day's records.
@@ -126,15 +142,15 @@ def day_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
         events:   account_id, day, n)
     `day` is the UTC day number (days since 1970-01-01), the `event_date` the raw tables are partitioned by.
     """
-    s = (sessions.where(F.col("account_id").isNotNull() & F.col("started_at").isNotNull())
+    s = (sessions.where(dated(*SESSION_OWNER))
          .groupBy("account_id", _day("started_at").alias("day"), "device_hash", "ip_prefix_hash",
                   _client_bucket(cfg).alias("client"),
                   F.floor(F.pmod(F.unix_micros("started_at"), F.lit(DAY_US))
                           / F.lit(HOUR_US * cfg.rhythm_bin_hours)).cast("int").alias("hour_bin"))
          .agg(F.count(F.lit(1)).alias("n")))
-    ev = (posts.select("account_id", "created_at")
-          .unionByName(interactions.select(F.col("actor_id").alias("account_id"), "created_at"))
-          .where(F.col("account_id").isNotNull() & F.col("created_at").isNotNull())
+    ev = (posts.where(dated(*POST_OWNER)).select("account_id", "created_at")
+          .unionByName(interactions.where(dated(*INTERACTION_OWNER))
+                       .select(F.col("actor_id").alias("account_id"), "created_at"))
           .groupBy("account_id", _day("created_at").alias("day")).agg(F.count(F.lit(1)).alias("n")))
     return s, ev
 
@@ -156,7 +172,7 @@ def daily_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFram
 def _in_partitions(df: DataFrame, first: int, last: int) -> DataFrame:
     if EVENT_DATE not in df.columns:
         return df
-    return df.where(F.col(EVENT_DATE).between(F.date_from_unix_date(F.lit(first)), F.date_from_unix_date(F.lit(last))))
+    return df.where(window_partitions(first, last))
 
 
 def change_features(accounts: DataFrame, posts: DataFrame, interactions: DataFrame, sessions: DataFrame,

@@ -30,7 +30,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, LongType, StringType, StructField, StructType
 
 from genuine.core.catalog import EVENT_DATE
-from genuine.features.change import ChangeConfig, combine_change, day_partials, window_days
+from genuine.features.change import (
+    INTERACTION_OWNER,
+    POST_OWNER,
+    SESSION_OWNER,
+    ChangeConfig,
+    combine_change,
+    dated,
+    day_partials,
+    window_days,
+    window_partitions,
+)
 
 # The `change_sessions` table (genuine.core.catalog names this module as the schema's owner).
 SESSIONS_SCHEMA = StructType([
@@ -68,10 +78,9 @@ def settings_hash(cfg: ChangeConfig) -> str:
 def day_record_counts(posts: DataFrame, interactions: DataFrame, sessions: DataFrame) -> DataFrame:
     """(event_date, records): per UTC day, the records `day_change_partials` turns into rows."""
     day = F.col(EVENT_DATE)
-    records = (sessions.where(F.col("account_id").isNotNull() & F.col("started_at").isNotNull()).select(day)
-               .union(posts.where(F.col("account_id").isNotNull() & F.col("created_at").isNotNull()).select(day))
-               .union(interactions.where(F.col("actor_id").isNotNull() & F.col("created_at").isNotNull())
-                      .select(day)))
+    records = (sessions.where(dated(*SESSION_OWNER)).select(day)
+               .union(posts.where(dated(*POST_OWNER)).select(day))
+               .union(interactions.where(dated(*INTERACTION_OWNER)).select(day)))
     return records.where(day.isNotNull()).groupBy(day).agg(F.count(F.lit(1)).alias("records"))
 
 
@@ -91,7 +100,7 @@ def change_from_partials(accounts: DataFrame, sessions: DataFrame, events: DataF
     days; `accounts` already cut."""
     first, last = window_days(as_of, cfg)
     day = F.unix_date(F.col(EVENT_DATE)).cast("long")
-    in_window = F.col(EVENT_DATE).between(F.date_from_unix_date(F.lit(first)), F.date_from_unix_date(F.lit(last)))
+    in_window = window_partitions(first, last)
     s = sessions.where(in_window).select("account_id", day.alias("day"), "device_hash", "ip_prefix_hash", "client",
                                          "hour_bin", "n")
     ev = events.where(in_window).select("account_id", day.alias("day"), "n")

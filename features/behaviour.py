@@ -12,7 +12,7 @@ the configured minimum number of gaps / events / posts / replies; counts are 0, 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from pydantic import Field, field_validator, model_validator
 from pyspark.sql import Column, DataFrame, Window
@@ -21,6 +21,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from genuine.core.config import Strict
 from genuine.features.registry import Family, Feature, count, ratio
+from genuine.lib.days import epoch_micros
 from genuine.lib.ordered import exact_avg
 
 log = logging.getLogger(__name__)
@@ -175,17 +176,6 @@ def _div(num: Column, den: Column) -> Column:
 
 
 # --- events -----------------------------------------------------------------------------------------------
-
-def epoch_micros(ts: datetime) -> int:
-    """Exact microseconds since the epoch; a naive datetime is taken as UTC (all platform times are UTC).
-
-    Comparing unix_micros(col) with this integer avoids F.lit(datetime), which reads a naive value in the
-    driver's local time zone.
-    """
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-
 
 def _offset_seconds(region: Column, cfg: BehaviourConfig) -> Column:
     default = F.lit(int(round(cfg.default_utc_offset_hours * 3600)))

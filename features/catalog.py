@@ -163,13 +163,14 @@ INCREMENTAL = [
     "rewritten with the day after it, whose first bucket pairs with the stale day's last one; no other day "
     "is touched. When the stale day is the snapshot day itself and an earlier run stored the day after it "
     "(for a later snapshot), that day's manifest row is forgotten, so it is recomputed when a snapshot "
-    "needs it. Order of commits: pairs, then manifest.", "",
+    "needs it. With a co-action window (`window_days`), only its days are counted and paired, as for "
+    "change; days that left it stay stored, unread. Order of commits: pairs, then manifest.", "",
     "**Why it is exact.** Window buckets are counted from the epoch and every window must divide a day "
     "(`FeaturesConfig` rejects others when `incremental` is on), so each (post, bucket) cell lies inside "
     "one UTC day: its actors, the K the hash cap keeps, and their first and last times depend on that day's "
     "events alone. A pair comes from one cell or two adjacent ones, so day d's pairs need day d's actions "
     "and the last `window_s` seconds of day d - 1. The snapshot takes the stored rows of the days up to it "
-    "(`stored_pairs`) and runs the full path's own code from there (`network_features(..., pairs=...)`): "
+    "(`stored_pairs`; those of the co-action window) and runs the full path's own code from there (`network_features(..., pairs=...)`): "
     "coordination edges count distinct posts per pair, the co-action evidence, components, PageRank, "
     "triangles, the follow, device and prefix graphs and the neighbourhoods are computed as before, on the "
     "accumulated pairs and the events. What a snapshot no longer pays is the cells and their self-joins "

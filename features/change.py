@@ -24,15 +24,13 @@ from pydantic import Field, field_validator, model_validator
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from genuine.core.catalog import EVENT_DATE
 from genuine.core.config import Strict
-from genuine.features.behaviour import epoch_micros
 from genuine.features.registry import Family, Feature, ratio
+from genuine.lib.days import DAY_US, day_window, in_partitions
 
 log = logging.getLogger(__name__)
 
 FAMILY: Family = "change"
-DAY_US = 86_400 * 1_000_000
 HOUR_US = 3_600 * 1_000_000
 OTHER_CLIENT = "_other"
 
@@ -113,9 +111,8 @@ def _bins(cfg: ChangeConfig) -> int:
 
 
 def window_days(as_of: datetime, cfg: ChangeConfig) -> tuple[int, int]:
-    """The first and last UTC day numbers (days since 1970-01-01) of the window ending on as_of's day."""
-    last = epoch_micros(as_of) // DAY_US
-    return last - cfg.window_days + 1, last
+    """The first and last UTC day numbers of the family's window ending on as_of's day."""
+    return day_window(as_of, cfg.window_days)
 
 
 # (who, when) of each input: a record counts in the partials when it has both (change_partials counts the
@@ -127,11 +124,6 @@ SESSION_OWNER, POST_OWNER, INTERACTION_OWNER = ("account_id", "started_at"), ("a
 def dated(who: str, when: str) -> Column:
     """The records the partials count: with an account and a time."""
     return F.col(who).isNotNull() & F.col(when).isNotNull()
-
-
-def window_partitions(first: int, last: int) -> Column:
-    """The `event_date` partitions of the UTC days `first`..`last` (day numbers, `window_days`)."""
-    return F.col(EVENT_DATE).between(F.date_from_unix_date(F.lit(first)), F.date_from_unix_date(F.lit(last)))
 
 
 def day_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
@@ -163,16 +155,10 @@ def daily_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFram
     also put on it: the scans then read the window's partitions, not the whole history.
     """
     first, last = window_days(as_of, cfg)
-    frames = [_in_partitions(df, first, last) for df in (posts, interactions, sessions)]
+    frames = [in_partitions(df, first, last) for df in (posts, interactions, sessions)]
     s, ev = day_partials(*frames, cfg)
     in_window = F.col("day").between(first, last)
     return s.where(in_window), ev.where(in_window)
-
-
-def _in_partitions(df: DataFrame, first: int, last: int) -> DataFrame:
-    if EVENT_DATE not in df.columns:
-        return df
-    return df.where(window_partitions(first, last))
 
 
 def change_features(accounts: DataFrame, posts: DataFrame, interactions: DataFrame, sessions: DataFrame,

@@ -39,8 +39,8 @@ from genuine.features.change import (
     dated,
     day_partials,
     window_days,
-    window_partitions,
 )
+from genuine.lib.days import window_partitions
 
 # The `change_sessions` table (genuine.core.catalog names this module as the schema's owner).
 SESSIONS_SCHEMA = StructType([

@@ -20,7 +20,7 @@ from functools import reduce
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -29,12 +29,14 @@ from genuine.core.errors import ConfigError
 from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import coaction, graph
 from genuine.lib.checkpoint import materialize
+from genuine.lib.days import DAY_US, day_window, in_partitions
 from genuine.lib.ordered import ordered_avg, ordered_sum
 from genuine.lib.timing import timed
 
 log = logging.getLogger(__name__)
 
 FAMILY: Family = "network"
+SECONDS_PER_DAY = 86_400
 FOLLOW, UNFOLLOW = "follow", "unfollow"  # interaction kinds of the input contract
 
 
@@ -99,6 +101,10 @@ class AlgorithmConfig(Strict):
 class NetworkConfig(Strict):
     """features.network in conf/base.yml."""
 
+    # Co-action evidence (the coordination graph and co-action against chance) is of the last window_days
+    # UTC days of the snapshot: lockstep is recent behaviour, and a snapshot's cost must stop growing with
+    # the history. None: the whole history. Follows, devices and prefixes are links and stay whole.
+    window_days: int | None = Field(None, ge=1)
     coordination: CoordinationConfig
     coaction: CoactionConfig
     neighbours: NeighbourConfig
@@ -232,10 +238,44 @@ def coordination_pairs(interactions: DataFrame, cfg: CoordinationConfig) -> Data
     return same.unionAll(cross)
 
 
-def coordination_edges(interactions: DataFrame, cfg: CoordinationConfig) -> DataFrame:
+def coordination_edges(interactions: DataFrame, cfg: CoordinationConfig,
+                       window: tuple[int, int] | None = None) -> DataFrame:
     """Coordination graph (src < dst, weight): weight = distinct posts both acted on within the window,
     kept when >= min_co_actions."""
-    return edges_of_pairs(coordination_pairs(interactions, cfg).where("within_window"), cfg)
+    return edges_of_pairs(window_pairs(interactions, cfg, window).where("within_window"), cfg)
+
+
+def coaction_window(as_of: datetime, cfg: NetworkConfig) -> tuple[int, int] | None:
+    """The UTC day numbers (first, last) whose co-actions the snapshot at `as_of` weighs; None: all."""
+    return day_window(as_of, cfg.window_days) if cfg.window_days is not None else None
+
+
+def pair_day(window_s: int) -> Column:
+    """The UTC day number a pair of coordination_pairs belongs to: the day its later bucket starts on."""
+    return F.floor(F.col("later_bucket") * F.lit(window_s) / F.lit(SECONDS_PER_DAY)).cast("long")
+
+
+def window_pairs(interactions: DataFrame, cfg: CoordinationConfig, window: tuple[int, int] | None) -> DataFrame:
+    """coordination_pairs of the pairs that belong to the window's days (`pair_day`), or of all.
+
+    A pair's earlier bucket starts at most one window before its later one, so the actions from one window
+    before the first day on make every cell of those pairs whole (the same K actors are kept); the scans
+    read the window's partitions and the day before it.
+    """
+    if window is None:
+        return coordination_pairs(interactions, cfg)
+    first, last = window
+    since_us = first * DAY_US - cfg.window_seconds * 1_000_000
+    ev = in_partitions(interactions, first - 1, last).where(F.unix_micros("created_at") >= F.lit(since_us))
+    return coordination_pairs(ev, cfg).where(pair_day(cfg.window_seconds).between(first, last))
+
+
+def window_actions(interactions: DataFrame, window: tuple[int, int] | None) -> DataFrame:
+    """The interactions of the window's days (all without a window): what the engagements are made of."""
+    if window is None:
+        return interactions
+    first, last = window
+    return in_partitions(interactions, first, last).where(F.unix_micros("created_at") >= F.lit(first * DAY_US))
 
 
 def edges_of_pairs(pairs: DataFrame, cfg: CoordinationConfig) -> DataFrame:
@@ -326,10 +366,10 @@ def coaction_events(interactions: DataFrame, kinds: list[str]) -> DataFrame:
                     F.unix_micros("created_at").alias("t_us")))
 
 
-def coaction_pairs(interactions: DataFrame, cfg: NetworkConfig) -> DataFrame:
+def coaction_pairs(interactions: DataFrame, cfg: NetworkConfig, window: tuple[int, int] | None = None) -> DataFrame:
     """(window_s, target_post_id, a, b), a < b: the posts each pair co-acted on within each window, from
-    the capped cells of coordination_pairs (same cost bound per window)."""
-    parts = [coordination_pairs(interactions, cfg.coordination.model_copy(update={"window_seconds": w}))
+    the capped cells of coordination_pairs (same cost bound per window), of the days of `window`."""
+    parts = [window_pairs(interactions, cfg.coordination.model_copy(update={"window_seconds": w}), window)
              .where("within_window").select(F.lit(w).alias("window_s"), "target_post_id", "a", "b")
              for w in cfg.coaction.windows_seconds]
     return reduce(DataFrame.unionAll, parts).distinct()
@@ -444,7 +484,8 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     account is not in a graph. Events and labels must already be cut at the snapshot time `as_of`
     (default: the latest interaction); without labels, label_neighbour_share is 0 wherever defined.
     `pairs` (window_s, target_post_id, a, b), the within-window pairs of every window of the events (the
-    stored ones of features/network_partials.py), replaces pairing the events again.
+    stored ones of features/network_partials.py, of the days of `coaction_window`), replaces pairing the
+    events again.
 
     Not lazy: the graph algorithms iterate with Spark jobs while this runs, and the graph inputs are
     materialized once (lib/checkpoint.materialize); the returned DataFrame is a plan over those results.
@@ -454,8 +495,12 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
 
     # Graph inputs are read by several algorithms: computed once (and freed when no longer referenced).
     local = algo.local_checkpoints
+    if as_of is None:
+        latest = interactions.agg(F.max("created_at")).first()
+        as_of = latest[0] if latest is not None and latest[0] is not None else datetime.now(UTC)
+    window = coaction_window(as_of, cfg)
     if pairs is None:
-        edges = coordination_edges(interactions, cfg.coordination)
+        edges = coordination_edges(interactions, cfg.coordination, window)
     else:
         edges = edges_of_pairs(pairs.where(F.col("window_s") == cfg.coordination.window_seconds), cfg.coordination)
     with timed(log, "features: network: coordination graph"):
@@ -472,14 +517,12 @@ def network_features(accounts: DataFrame, interactions: DataFrame, sessions: Dat
     with timed(log, "features: network: device graph"):
         device = _device_features(sessions, algo)
 
-    if as_of is None:
-        latest = interactions.agg(F.max("created_at")).first()
-        as_of = latest[0] if latest is not None and latest[0] is not None else datetime.now(UTC)
     nbc = cfg.neighbours
     with timed(log, "features: network: co-action against chance"):
-        eng = materialize(coaction.engagements(coaction_events(interactions, cfg.coordination.kinds)),
+        eng = materialize(coaction.engagements(coaction_events(window_actions(interactions, window),
+                                                               cfg.coordination.kinds)),
                           local_checkpoints=local)
-        co = (coaction_pairs(interactions, cfg) if pairs is None
+        co = (coaction_pairs(interactions, cfg, window) if pairs is None
               else pairs.where(F.col("window_s").isin(cfg.coaction.windows_seconds)).select(
                   "window_s", "target_post_id", "a", "b").distinct())
         co = materialize(co, local_checkpoints=local)

@@ -40,9 +40,16 @@ from pyspark.sql.types import DateType, IntegerType, LongType, StringType, Struc
 from genuine.core.catalog import MICROS_PER_DAY
 from genuine.core.errors import ConfigError
 from genuine.features.behaviour_partials import snapshot_day
-from genuine.features.network import NetworkConfig, coordination_actions, coordination_pairs
+from genuine.features.network import (
+    SECONDS_PER_DAY,
+    NetworkConfig,
+    coaction_window,
+    coordination_actions,
+    coordination_pairs,
+    pair_day,
+)
+from genuine.lib.days import window_partitions
 
-SECONDS_PER_DAY = 86_400
 MICROS_PER_S = 1_000_000
 
 # The `network_pairs` table (genuine.core.catalog names this module as the schema's owner).
@@ -121,8 +128,7 @@ def day_pairs(interactions: DataFrame, days: list[date], cfg: NetworkConfig) -> 
             & (F.unix_micros("created_at") >= F.lit(_day_start_us(d) - w_us)) for d in after_gap])
         ev = interactions.where(day.isin(days) | edge)
         pairs = coordination_pairs(ev, cfg.coordination.model_copy(update={"window_seconds": w}))
-        later_day = F.date_from_unix_date(F.floor(F.col("later_bucket") * F.lit(w) / F.lit(SECONDS_PER_DAY))
-                                          .cast("int"))
+        later_day = F.date_from_unix_date(pair_day(w).cast("int"))
         parts.append(pairs.where("within_window")
                      .select(F.lit(w).alias("window_s"), "target_post_id", "a", "b", later_day.alias("event_date")))
     out = reduce(DataFrame.unionAll, parts).where(day.isin(days))
@@ -133,7 +139,10 @@ def _day_start_us(d: date) -> int:
     return (d - date(1970, 1, 1)).days * MICROS_PER_DAY
 
 
-def stored_pairs(pairs: DataFrame, as_of: datetime) -> DataFrame:
-    """The stored rows of the days up to the snapshot's (as_of ends a UTC day): what
-    `network_features(..., pairs=...)` reads (it takes each window's distinct pairs)."""
-    return pairs.where(F.col("event_date") <= F.lit(snapshot_day(as_of))).select("window_s", "target_post_id", "a", "b")
+def stored_pairs(pairs: DataFrame, as_of: datetime, cfg: NetworkConfig) -> DataFrame:
+    """The stored rows of the days up to the snapshot's (as_of ends a UTC day), of its co-action window
+    when it has one: what `network_features(..., pairs=...)` reads (it takes each window's distinct pairs)."""
+    window = coaction_window(as_of, cfg)
+    days = (window_partitions(*window) if window is not None
+            else F.col("event_date") <= F.lit(snapshot_day(as_of)))
+    return pairs.where(days).select("window_s", "target_post_id", "a", "b")

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from genuine.core.config import Strict
-from genuine.features.behaviour import epoch_micros
 from genuine.features.registry import Family, Feature, count
+from genuine.lib.days import epoch_micros
 from genuine.lib.ordered import ordered_avg, ordered_sum
 
 log = logging.getLogger(__name__)

@@ -193,7 +193,7 @@ def family_frame(family: Family, inp: Inputs, as_of: datetime, cfgs: FamilyConfi
     if family == "content":
         return content_features(inp.accounts, inp.posts, inp.interactions, inp.post_scores, cfgs.content)
     if family == "network":
-        pairs = stored_pairs(inp.network_pairs, as_of) if inp.network_pairs is not None else None
+        pairs = stored_pairs(inp.network_pairs, as_of, cfgs.network) if inp.network_pairs is not None else None
         return network_features(inp.accounts, inp.interactions, inp.sessions, cfgs.network, labels=inp.labels,
                                 as_of=as_of, pairs=pairs)
     if family == "reports":

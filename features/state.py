@@ -191,15 +191,39 @@ def _manifest_rows(lake: Lake, days: Sequence[date], counts: Mapping[date, int],
                                        for d in days], schema)
 
 
+def _days_predicate(days: list[date]) -> str:
+    dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    return f"{catalog.EVENT_DATE} IN ({dates})"
+
+
+class _Write(NamedTuple):
+    """One commit of a state update: an overwrite of the partitions `where` names (None: the whole table), or
+    an append."""
+    table: str
+    rows: DataFrame
+    schema: StructType
+    where: str | None = None
+    append: bool = False
+
+
+def _commit(lake: Lake, writes: Sequence[_Write], ledger: RunLedger | None) -> None:
+    """Commit the writes in their order (a family's manifest last, so a kill before it leaves its days stale
+    for the retry) and enter each in the run ledger."""
+    for w in writes:
+        partition_by = catalog.table(w.table).partition_by
+        result = (lake.append(w.table, w.rows, schema=w.schema, partition_by=partition_by) if w.append else
+                  lake.overwrite(w.table, w.rows, predicate=w.where, schema=w.schema, partition_by=partition_by))
+        if ledger is not None:
+            ledger.wrote(w.table, result)
+
+
 def _refingerprint(lake: Lake, table: str, days: list[date], counts: Mapping[date, int], config_hash: str,
                    files: Mapping[date, str] | None, schema: StructType, ledger: RunLedger | None) -> None:
     if not days:
         return
     log.info("%s: %d day(s) hold other part files with the same count; fingerprints updated", table, len(days))
-    result = lake.overwrite(table, _manifest_rows(lake, days, counts, config_hash, files, schema),
-                            predicate=_days_predicate(days), schema=schema)
-    if ledger is not None:
-        ledger.wrote(table, result)
+    _commit(lake, [_Write(table, _manifest_rows(lake, days, counts, config_hash, files, schema), schema,
+                          _days_predicate(days))], ledger)
 
 
 PARTIALS, REPLIES, DAYS, TOTALS = "behaviour_partials", "behaviour_replies", "behaviour_days", "behaviour_totals"
@@ -240,18 +264,12 @@ def update_behaviour_state(lake: Lake, posts: DataFrame, interactions: DataFrame
         days = _manifest_rows(lake, [d for d in sorted(events) if d >= first], events, config_hash, files, DAYS_SCHEMA)
         # totals through the first rewritten day or later added up partials that are about to change: gone
         # first, so a run killed after the partials' rewrite cannot leave them standing
-        if lake.exists(TOTALS) and lake.read(TOTALS).where(day >= F.lit(first)).limit(1).count():
-            result = lake.overwrite(TOTALS, lake.spark.createDataFrame([], TOTALS_SCHEMA),
-                                    predicate=f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'", schema=TOTALS_SCHEMA,
-                                    partition_by=catalog.table(TOTALS).partition_by)
-            if ledger is not None:
-                ledger.wrote(TOTALS, result)
-        for table, df, schema, where in ((PARTIALS, parts, PARTIALS_SCHEMA, pred), (REPLIES, rows, REPLIES_SCHEMA, pred),
-                                         (DAYS, days, DAYS_SCHEMA, f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'")):
-            result = lake.overwrite(table, df, predicate=where, schema=schema,
-                                    partition_by=catalog.table(table).partition_by)
-            if ledger is not None:
-                ledger.wrote(table, result)
+        since = f"{catalog.EVENT_DATE} >= DATE'{first.isoformat()}'"
+        drop_totals = lake.exists(TOTALS) and bool(lake.read(TOTALS).where(day >= F.lit(first)).limit(1).count())
+        _commit(lake, ([_Write(TOTALS, lake.spark.createDataFrame([], TOTALS_SCHEMA), TOTALS_SCHEMA, since)]
+                       if drop_totals else [])
+                + [_Write(PARTIALS, parts, PARTIALS_SCHEMA, pred), _Write(REPLIES, rows, REPLIES_SCHEMA, pred),
+                   _Write(DAYS, days, DAYS_SCHEMA, since)], ledger)
     return lake.read_or_empty(PARTIALS, PARTIALS_SCHEMA), lake.read_or_empty(REPLIES, REPLIES_SCHEMA)
 
 
@@ -276,19 +294,11 @@ def update_behaviour_totals(lake: Lake, accounts: DataFrame, partials: DataFrame
         # materialized before the write: the base is read from the table being written
         totals = materialize(behaviour_totals(cut(accounts, "created_at", as_of, keep_null=True), partials, as_of,
                                               bcfg, base, base_day=latest), local_checkpoints=True)
-        result = lake.overwrite(TOTALS, totals, predicate=f"{catalog.EVENT_DATE} = DATE'{through.isoformat()}'",
-                                schema=TOTALS_SCHEMA, partition_by=catalog.table(TOTALS).partition_by)
-        if ledger is not None:
-            ledger.wrote(TOTALS, result)
+        _commit(lake, [_Write(TOTALS, totals, TOTALS_SCHEMA, _days_predicate([through]))], ledger)
     return lake.read(TOTALS).where(day == F.lit(through))
 
 
 DOCS, TEXTS, CONTENT_DAYS = "content_docs", "content_texts", "content_days"
-
-
-def _days_predicate(days: list[date]) -> str:
-    dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
-    return f"{catalog.EVENT_DATE} IN ({dates})"
 
 
 def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, through: date,
@@ -322,16 +332,10 @@ def update_content_state(lake: Lake, posts: DataFrame, interactions: DataFrame, 
         texts = materialize(text_rows(new_docs, ccfg), local_checkpoints=True)
         where = None if rebuild else _days_predicate(days)
         manifest_rows = _manifest_rows(lake, days, counts, config_hash, files, CONTENT_DAYS_SCHEMA)
-        results = [(DOCS, lake.overwrite(DOCS, docs.drop("norm"), predicate=where, schema=DOCS_SCHEMA,
-                                         partition_by=catalog.table(DOCS).partition_by))]
         # texts are appended as first seen; only other settings rewrite the table
-        write_texts = lake.overwrite if rebuild else lake.append
-        results.append((TEXTS, write_texts(TEXTS, texts, schema=TEXTS_SCHEMA)))
-        results.append((CONTENT_DAYS, lake.overwrite(CONTENT_DAYS, manifest_rows, predicate=where,
-                                                     schema=CONTENT_DAYS_SCHEMA)))
-        if ledger is not None:
-            for table, result in results:
-                ledger.wrote(table, result)
+        _commit(lake, [_Write(DOCS, docs.drop("norm"), DOCS_SCHEMA, where),
+                       _Write(TEXTS, texts, TEXTS_SCHEMA, append=not rebuild),
+                       _Write(CONTENT_DAYS, manifest_rows, CONTENT_DAYS_SCHEMA, where)], ledger)
     return lake.read_or_empty(DOCS, DOCS_SCHEMA), lake.read_or_empty(TEXTS, TEXTS_SCHEMA)
 
 
@@ -357,11 +361,17 @@ def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncf
     late actions, other settings) is rewritten with the day after it (partition overwrite: a retry
     replaces rather than adds). The manifest is written last; it forgets the day after a stale `through`
     (computed by an earlier run for a later snapshot), whose pairs across midnight may have changed.
-    `files`: as update_behaviour_state's (of the interactions alone).
+    With a co-action window (`window_days`), only its days are counted and computed, as the change
+    family's. `files`: as update_behaviour_state's (of the interactions alone).
     """
     manifest = _manifest(lake, NETWORK_DAYS, "actions")
     config_hash = network_settings_hash(ncfg)
-    actions = day_counts(day_action_counts(interactions, ncfg), through, manifest, config_hash, files, "network")
+    counts = day_action_counts(interactions, ncfg)
+    if ncfg.window_days is not None:
+        since = through - timedelta(days=ncfg.window_days - 1)
+        counts = counts.where(F.col(catalog.EVENT_DATE) >= F.lit(since))
+        files = {d: f for d, f in files.items() if d >= since} if files is not None else None
+    actions = day_counts(counts, through, manifest, config_hash, files, "network")
     stale = stale_days(actions, manifest, config_hash, family="network", unit="actions")
     days = days_to_compute(stale, actions)
     _refingerprint(lake, NETWORK_DAYS, refingerprinted(actions, manifest, config_hash, files, set(days)),
@@ -372,13 +382,8 @@ def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncf
         forget = sorted({d + timedelta(days=1) for d in stale} - set(days))
         pairs = day_pairs(interactions, days, ncfg)
         manifest_rows = _manifest_rows(lake, days, actions, config_hash, files, NETWORK_DAYS_SCHEMA)
-        results = [(PAIRS, lake.overwrite(PAIRS, pairs, predicate=_days_predicate(days), schema=PAIRS_SCHEMA,
-                                          partition_by=catalog.table(PAIRS).partition_by)),
-                   (NETWORK_DAYS, lake.overwrite(NETWORK_DAYS, manifest_rows, predicate=_days_predicate(days + forget),
-                                                 schema=NETWORK_DAYS_SCHEMA))]
-        if ledger is not None:
-            for table, result in results:
-                ledger.wrote(table, result)
+        _commit(lake, [_Write(PAIRS, pairs, PAIRS_SCHEMA, _days_predicate(days)),
+                       _Write(NETWORK_DAYS, manifest_rows, NETWORK_DAYS_SCHEMA, _days_predicate(days + forget))], ledger)
     return lake.read_or_empty(PAIRS, PAIRS_SCHEMA)
 
 
@@ -409,10 +414,7 @@ def update_change_state(lake: Lake, posts: DataFrame, interactions: DataFrame, s
         s_rows, ev_rows = day_change_partials(posts.where(sel), interactions.where(sel), sessions.where(sel), ccfg)
         manifest_rows = _manifest_rows(lake, days, counts, config_hash, window_files, CHANGE_DAYS_SCHEMA)
         where = _days_predicate(days)
-        for table, df, schema in ((CHANGE_SESSIONS, s_rows, SESSIONS_SCHEMA), (CHANGE_EVENTS, ev_rows, EVENTS_SCHEMA),
-                                  (CHANGE_DAYS, manifest_rows, CHANGE_DAYS_SCHEMA)):
-            result = lake.overwrite(table, df, predicate=where, schema=schema,
-                                    partition_by=catalog.table(table).partition_by)
-            if ledger is not None:
-                ledger.wrote(table, result)
+        _commit(lake, [_Write(CHANGE_SESSIONS, s_rows, SESSIONS_SCHEMA, where),
+                       _Write(CHANGE_EVENTS, ev_rows, EVENTS_SCHEMA, where),
+                       _Write(CHANGE_DAYS, manifest_rows, CHANGE_DAYS_SCHEMA, where)], ledger)
     return lake.read_or_empty(CHANGE_SESSIONS, SESSIONS_SCHEMA), lake.read_or_empty(CHANGE_EVENTS, EVENTS_SCHEMA)

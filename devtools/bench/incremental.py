@@ -9,6 +9,10 @@ in a `noop` write of the family frame, like `genuine bench features`): `full` co
 whole history at the last day; `backfill` writes the state tables for every day but the last; `new_day` brings
 them up to date with the last day; `combine` builds the same snapshot from the state tables. Prints a JSON
 line of figures (wall, CPU seconds of the JVM and the driver, load, the state tables' rows).
+
+`--growth 7,14,21,28` times instead the full path alone at each of those snapshot days (1 = the first
+day), on the same lake and JVM: what a snapshot's cost follows as the history grows (`--set` changes the
+configuration, e.g. `--set features.network.window_days=7`).
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ log = logging.getLogger(__name__)
 STATE = {family: tuple(t for t in tables if t != TOTALS) for family, tables in STATE_TABLES.items()}
 
 
-def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path, seed: int) -> dict[str, Any]:
-    cfg = load_config(env)
+def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path, seed: int,
+                      overrides: list[str] | None = None, growth: list[int] | None = None) -> dict[str, Any]:
+    cfg = load_config(env, overrides)
     # simulates and ingests (or reuses the lake of an earlier run in `out`) and starts the session
     bench_features(cfg, accounts, days, out, seed, steps=[family], reuse=True)
     cfg = scratch_config(cfg, out)
@@ -68,10 +73,17 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
         shutil.rmtree(lake.uri(table), ignore_errors=True)
     frames = {e: lake.read(RAW_TABLE[e]) for e in RAW_SCHEMAS}
     fcfg = cfg.section("features", FeaturesConfig)
-    day = default_snapshot_date(frames["interactions"], frames["posts"])
-    as_of = end_of_day(day)
-    cut = cut_inputs_for(frames, as_of)
+    last_day = default_snapshot_date(frames["interactions"], frames["posts"])
     meter = ProcessMeter.for_spark(lake.spark)
+    if growth:
+        first_day = last_day - timedelta(days=days - 1)
+        return {"family": family, "accounts": accounts, "days": days, "seed": seed, "overrides": overrides,
+                "load_avg_start": os.getloadavg(),
+                **{f"full_day_{n}": _full_at(frames, family, first_day + timedelta(days=n - 1), fcfg, meter)
+                   for n in growth},
+                "load_avg_end": os.getloadavg()}
+    day, as_of = last_day, end_of_day(last_day)
+    cut = cut_inputs_for(frames, as_of)
     figures: dict[str, Any] = {"family": family, "accounts": accounts, "days": days, "seed": seed,
                                "snapshot_date": str(day),
                                "events": cut["posts"].count() + cut["interactions"].count(),
@@ -81,14 +93,7 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
     scores = no_scores(cut["posts"])
 
     def full() -> DataFrame:
-        if family == "behaviour":
-            return behaviour_features(cut["accounts"], cut["posts"], cut["interactions"], as_of, fcfg.behaviour)
-        if family == "network":
-            return network(None)
-        if family == "change":
-            return change_features(cut["accounts"], cut["posts"], cut["interactions"], cut["sessions"], as_of,
-                                   fcfg.change)
-        return content_features(cut["accounts"], cut["posts"], cut["interactions"], scores, fcfg.content)
+        return full_frame(family, cut, as_of, fcfg, scores)
 
     def network(pairs: DataFrame | None) -> DataFrame:
         return network_features(cut["accounts"], cut["interactions"], cut["sessions"], fcfg.network,
@@ -109,7 +114,7 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
         if family == "behaviour":
             return behaviour_from_partials(cut["accounts"], state[0], state[1], as_of, fcfg.behaviour)
         if family == "network":
-            return network(stored_pairs(state[0], as_of))
+            return network(stored_pairs(state[0], as_of, fcfg.network))
         if family == "change":
             return change_from_partials(cut["accounts"], state[0], state[1], as_of, fcfg.change)
         return content_from_partials(cut["accounts"], cut["posts"], scores, state[0], state[1], as_of, fcfg.content)
@@ -126,6 +131,30 @@ def bench_incremental(env: str, family: str, accounts: int, days: int, out: Path
     figures["state_rows"] = {t: lake.read(t).count() for t in STATE[family]}
     figures["load_avg_end"] = os.getloadavg()
     return figures
+
+
+def full_frame(family: str, cut: dict[str, DataFrame], as_of: datetime, fcfg: FeaturesConfig,
+               scores: DataFrame) -> DataFrame:
+    """The family computed over the events (the full path), on inputs cut at as_of."""
+    if family == "behaviour":
+        return behaviour_features(cut["accounts"], cut["posts"], cut["interactions"], as_of, fcfg.behaviour)
+    if family == "network":
+        return network_features(cut["accounts"], cut["interactions"], cut["sessions"], fcfg.network,
+                                labels=cut["labels"], as_of=as_of)
+    if family == "change":
+        return change_features(cut["accounts"], cut["posts"], cut["interactions"], cut["sessions"], as_of, fcfg.change)
+    return content_features(cut["accounts"], cut["posts"], cut["interactions"], scores, fcfg.content)
+
+
+def _full_at(frames: dict[str, DataFrame], family: str, day: date, fcfg: FeaturesConfig,
+             meter: ProcessMeter) -> dict[str, Any]:
+    """The family's full path at the snapshot of `day`, timed, with the events up to it."""
+    as_of = end_of_day(day)
+    cut = cut_inputs_for(frames, as_of)
+    frame = lambda: full_frame(family, cut, as_of, fcfg, no_scores(cut["posts"]))  # noqa: E731
+    figures = step_figures(meter.measure(lambda: frame().write.format("noop").mode("overwrite").save()))
+    figures.pop("peaks_per_step", None)
+    return {"snapshot_date": str(day), "events": cut["posts"].count() + cut["interactions"].count(), **figures}
 
 
 def cut_inputs_for(frames: dict[str, DataFrame], as_of: datetime) -> dict[str, DataFrame]:
@@ -145,9 +174,13 @@ def main() -> None:
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("bench-incremental"))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="configuration override (repeatable)")
+    p.add_argument("--growth", default="", help="comma-separated snapshot days: time the full path at each")
     a = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    figures = bench_incremental(a.env, a.family, a.accounts, a.days, a.out, a.seed)
+    growth = [int(n) for n in a.growth.split(",") if n.strip()]
+    figures = bench_incremental(a.env, a.family, a.accounts, a.days, a.out, a.seed, a.overrides, growth)
     print(json.dumps(figures, default=str))  # noqa: T201
 
 

@@ -108,13 +108,69 @@ def test_network_features_from_stored_pairs_equal_the_full_path(spark, platform,
     acc, ix, ses, lab, days = platform
     as_of = end_of_day(days[day_index])
     state = day_pairs(ix, days, net)        # every day stored, later ones too: the snapshot cuts them
-    got = _features(acc, ix, ses, lab, net, as_of, pairs=stored_pairs(state, as_of))
+    got = _features(acc, ix, ses, lab, net, as_of, pairs=stored_pairs(state, as_of, net))
     want = _features(acc, ix, ses, lab, net, as_of)
     assert want.coord_partners.sum() > 0       # the midnight ring is linked from its second midnight on
     assert (want.coaction_partners_weighted.sum() > 0) == (day_index == 7)   # beats chance on its third
     exact = [c for c in want.columns if c != "follow_pagerank"]
     pd.testing.assert_frame_equal(got[exact], want[exact], check_exact=True)
     pd.testing.assert_series_equal(got.follow_pagerank, want.follow_pagerank, check_exact=False, rtol=1e-12)
+
+
+def _windowed(net: N.NetworkConfig, days: int | None) -> N.NetworkConfig:
+    return net.model_copy(update={"window_days": days})
+
+
+def _day_number(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+def test_the_coaction_window_pairs_what_the_whole_history_pairs_on_its_days(spark, platform, net):
+    """A 2-day window that starts at a midnight of the ring (m1, m2 before it, m3, m4 after): the pairs of
+    the window's scan equal the whole history's pairs whose later bucket is on its days, in every window,
+    and the stored pairs of those days; the pairs across that midnight are in, those before it are out."""
+    _, ix, _, _, days = platform
+    as_of = end_of_day(date(2026, 10, 4))
+    w2 = _windowed(net, 2)
+    window = N.coaction_window(as_of, w2)
+    assert window == (_day_number(date(2026, 10, 3)), _day_number(date(2026, 10, 4)))
+    got = N.coaction_pairs(cut(ix, "created_at", as_of), w2, window).cache()
+    for w in w2.coaction.windows_seconds:
+        coord = w2.coordination.model_copy(update={"window_seconds": w})
+        whole = (N.coordination_pairs(ix, coord).where("within_window")
+                 .where(N.pair_day(w).between(*window)).select("target_post_id", "a", "b").distinct())
+        assertDataFrameEqual(got.where(F.col("window_s") == w).drop("window_s"), whole)
+    in_window = [d for d in days if _day_number(d) >= window[0] and _day_number(d) <= window[1]]
+    assertDataFrameEqual(got, stored_pairs(day_pairs(ix, in_window, w2), as_of, w2).distinct())
+    ring = {(r.a, r.b) for r in got.where((F.col("window_s") == 60) & (F.col("target_post_id") == "mid0")).collect()}
+    # m1, m2 act 10 and 5 s before the midnight, m3, m4 10 and 30 s after it: (m1, m2) is of the day before
+    assert ring == {("m1", "m3"), ("m1", "m4"), ("m2", "m3"), ("m2", "m4"), ("m3", "m4")}
+
+
+def test_the_coaction_window_forgets_old_lockstep_and_keeps_the_rest(spark, platform, net):
+    """At the last day with a 3-day window: the midnight ring (days 2-4) is out of it and has no coordination
+    partner left; the campaign ring (days 5-6) keeps every co-action feature it has over the whole history.
+    The stored path with the window equals the full path with it, and a window longer than the history
+    changes nothing."""
+    acc, ix, ses, lab, days = platform
+    as_of = end_of_day(days[7])
+    whole = _features(acc, ix, ses, lab, net, as_of)
+    w3 = _features(acc, ix, ses, lab, _windowed(net, 3), as_of)
+    midnight, campaign = ["m1", "m2", "m3", "m4"], ["r1", "r2", "r3", "r4"]
+    # every two of them co-acted on the three midnight posts: min_co_actions (3) met, three partners each
+    assert whole.set_index("account_id").loc[midnight, "coord_partners"].tolist() == [3, 3, 3, 3]
+    assert w3.set_index("account_id").loc[midnight, "coord_partners"].tolist() == [0, 0, 0, 0]
+    co = [c for c in whole.columns if c.startswith(("coord_", "coaction_"))]
+    pd.testing.assert_frame_equal(w3.set_index("account_id").loc[campaign, co],
+                                  whole.set_index("account_id").loc[campaign, co], check_exact=True)
+    assert whole.set_index("account_id").loc[campaign, "coaction_partners_weighted"].min() > 0
+
+    stored = _features(acc, ix, ses, lab, _windowed(net, 3), as_of,
+                       pairs=stored_pairs(day_pairs(ix, days, net), as_of, _windowed(net, 3)))
+    exact = [c for c in w3.columns if c != "follow_pagerank"]
+    pd.testing.assert_frame_equal(stored[exact], w3[exact], check_exact=True)
+    long = _features(acc, ix, ses, lab, _windowed(net, len(days) + 5), as_of)
+    pd.testing.assert_frame_equal(long[exact], whole[exact], check_exact=True)
 
 
 def test_days_to_compute_adds_the_day_after_each_stale_day():
@@ -225,3 +281,28 @@ def test_job_state_on_a_simulated_platform(spark, tiny_lake, cfg_factory, tmp_pa
     other = net.model_copy(update={"coordination": net.coordination.model_copy(update={"max_actors_per_bucket": 3})})
     update_network_state(lake, with_eve, last, other)
     _one_pass(lake, with_eve, last, other)
+
+
+def test_job_state_with_a_coaction_window_counts_and_pairs_only_its_days(spark, platform, net, cfg_factory, tmp_path):
+    """With a 3-day window, the state holds the window's days only (its first day paired with the last
+    bucket of the day before it); moving the window by a day pairs that day alone and keeps the day that
+    left it; the family from those stored pairs equals the full path with the window."""
+    acc, ix, ses, lab, days = platform
+    cfg = cfg_factory(*[f"lake.tables.{t}={tmp_path}/{t}" for t in (PAIRS, NETWORK_DAYS)])
+    lake = Lake(spark, cfg)
+    w3 = _windowed(net, 3)
+    update_network_state(lake, ix, days[6], w3)
+    assert sorted(r[0] for r in lake.read(NETWORK_DAYS).select("event_date").collect()) == days[4:7]
+    assertDataFrameEqual(lake.read(PAIRS).select(*PAIRS_SCHEMA.fieldNames()), day_pairs(ix, days[4:7], w3))
+    versions = _versions(lake)
+    update_network_state(lake, ix, days[6], w3)
+    assert _versions(lake) == versions
+    update_network_state(lake, ix, days[7], w3)
+    assert _versions(lake) == (versions[0] + 1, versions[1] + 1)
+    assert sorted(r[0] for r in lake.read(NETWORK_DAYS).select("event_date").collect()) == days[4:8]
+    assertDataFrameEqual(lake.read(PAIRS).select(*PAIRS_SCHEMA.fieldNames()), day_pairs(ix, days[4:8], w3))
+    as_of = end_of_day(days[7])
+    got = _features(acc, ix, ses, lab, w3, as_of, pairs=stored_pairs(lake.read(PAIRS), as_of, w3))
+    want = _features(acc, ix, ses, lab, w3, as_of)
+    exact = [c for c in want.columns if c != "follow_pagerank"]
+    pd.testing.assert_frame_equal(got[exact], want[exact], check_exact=True)

@@ -289,12 +289,11 @@ class DeltaRsEngine:
                 custom_metadata={"genuine.operation": op},
             )
             try:
-                if op == "overwrite" and not removed and not adds:
-                    dt.create_write_transaction([], mode="overwrite", schema=dt.schema(), partition_by=parts or None,
-                                                commit_properties=props)
-                else:
-                    dt.create_write_transaction(actions, mode="append", schema=dt.schema(), partition_by=parts or None,
-                                                commit_properties=props)
+                # always "append" with explicit actions: an "overwrite" transaction removes every live file
+                # of the table, whatever the predicate (an overwrite of no rows for days holding none emptied
+                # the table); an overwrite of nothing commits an empty version, as delta-spark does
+                dt.create_write_transaction(actions, mode="append", schema=dt.schema(), partition_by=parts or None,
+                                            commit_properties=props)
             except (CommitFailedError, DeltaError) as exc:
                 self._cleanup(staged)
                 if not _is_conflict(exc) or attempt == self.max_attempts:

@@ -82,6 +82,21 @@ def test_overwrite_whole_and_by_predicate(lake, spark):
     assert lake.read("features", version=2).count() == 2   # time travel to before the full overwrite
 
 
+@pytest.mark.parametrize("partition_by", [(), ("day",)])
+def test_an_overwrite_of_no_rows_removes_what_its_predicate_selects_and_nothing_else(lake, spark, partition_by):
+    """No rows for days that hold none (a state update whose day has nothing to store) keep every row;
+    delta-rs once committed that as an overwrite without actions, which empties the whole table. No rows
+    for a day that holds some delete that day's alone."""
+    data = [("a", 1, "d1"), ("b", 2, "d2")]
+    lake.append("features", rows(spark, data), schema=SCHEMA, partition_by=partition_by)
+    before = lake.version("features")
+    lake.overwrite("features", rows(spark, []), predicate="day IN ('d3', 'd4')", partition_by=partition_by)
+    assertDataFrameEqual(lake.read("features"), rows(spark, data))
+    assert lake.version("features") in (before, before + 1)
+    lake.overwrite("features", rows(spark, []), predicate="day = 'd2'", partition_by=partition_by)
+    assertDataFrameEqual(lake.read("features"), rows(spark, data[:1]))
+
+
 def test_merge_upsert_and_insert_only(lake, spark):
     lake.append("account_status", rows(spark, [("a", 1, "d1"), ("b", 2, "d1")]), schema=SCHEMA)
     lake.merge("account_status", rows(spark, [("b", 20, "d2"), ("c", 30, "d2")]), keys=["k"])

@@ -24,9 +24,10 @@ from pydantic import Field, field_validator, model_validator
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from genuine.core.catalog import MICROS_PER_DAY
 from genuine.core.config import Strict
 from genuine.features.registry import Family, Feature, ratio
-from genuine.lib.days import DAY_US, day_window, in_partitions
+from genuine.lib.days import day_window, in_partitions
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ FEATURES: list[Feature] = [
 
 
 def _day(ts_col: str) -> Column:
-    return F.floor(F.unix_micros(ts_col) / F.lit(DAY_US)).cast("long")
+    return F.floor(F.unix_micros(ts_col) / F.lit(MICROS_PER_DAY)).cast("long")
 
 
 def _client_bucket(cfg: ChangeConfig) -> Column:
@@ -137,7 +138,7 @@ def day_partials(posts: DataFrame, interactions: DataFrame, sessions: DataFrame,
     s = (sessions.where(dated(*SESSION_OWNER))
          .groupBy("account_id", _day("started_at").alias("day"), "device_hash", "ip_prefix_hash",
                   _client_bucket(cfg).alias("client"),
-                  F.floor(F.pmod(F.unix_micros("started_at"), F.lit(DAY_US))
+                  F.floor(F.pmod(F.unix_micros("started_at"), F.lit(MICROS_PER_DAY))
                           / F.lit(HOUR_US * cfg.rhythm_bin_hours)).cast("int").alias("hour_bin"))
          .agg(F.count(F.lit(1)).alias("n")))
     ev = (posts.where(dated(*POST_OWNER)).select("account_id", "created_at")
@@ -172,7 +173,7 @@ def combine_change(accounts: DataFrame, s: DataFrame, ev: DataFrame, as_of: date
     """The family from the window's per-day partials (`daily_partials`' two frames), shared by the full and
     the incremental path (features/change_partials.py)."""
     _, last = window_days(as_of, cfg)
-    acc = accounts.select("account_id", F.floor(F.unix_micros("created_at") / F.lit(DAY_US)).cast("long")
+    acc = accounts.select("account_id", F.floor(F.unix_micros("created_at") / F.lit(MICROS_PER_DAY)).cast("long")
                           .alias("created_day")).distinct()
     out = (acc.join(_split_features(s, cfg), "account_id", "left")
            .join(_burst_features(acc, ev, last, cfg), "account_id", "left")

@@ -24,12 +24,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from genuine.core.catalog import MICROS_PER_DAY
 from genuine.core.config import Config, Strict, _explain
 from genuine.core.errors import ConfigError
 from genuine.features.registry import Family, Feature, count, ratio
 from genuine.lib import coaction, graph
 from genuine.lib.checkpoint import materialize
-from genuine.lib.days import DAY_US, day_window, in_partitions
+from genuine.lib.days import day_window, in_partitions
 from genuine.lib.ordered import ordered_avg, ordered_sum
 from genuine.lib.timing import timed
 
@@ -265,7 +266,7 @@ def window_pairs(interactions: DataFrame, cfg: CoordinationConfig, window: tuple
     if window is None:
         return coordination_pairs(interactions, cfg)
     first, last = window
-    since_us = first * DAY_US - cfg.window_seconds * 1_000_000
+    since_us = first * MICROS_PER_DAY - cfg.window_seconds * 1_000_000
     ev = in_partitions(interactions, first - 1, last).where(F.unix_micros("created_at") >= F.lit(since_us))
     return coordination_pairs(ev, cfg).where(pair_day(cfg.window_seconds).between(first, last))
 
@@ -275,7 +276,7 @@ def window_actions(interactions: DataFrame, window: tuple[int, int] | None) -> D
     if window is None:
         return interactions
     first, last = window
-    return in_partitions(interactions, first, last).where(F.unix_micros("created_at") >= F.lit(first * DAY_US))
+    return in_partitions(interactions, first, last).where(F.unix_micros("created_at") >= F.lit(first * MICROS_PER_DAY))
 
 
 def edges_of_pairs(pairs: DataFrame, cfg: CoordinationConfig) -> DataFrame:

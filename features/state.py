@@ -191,6 +191,17 @@ def _manifest_rows(lake: Lake, days: Sequence[date], counts: Mapping[date, int],
                                        for d in days], schema)
 
 
+def _window(counts: DataFrame, files: Mapping[date, str] | None, through: date,
+            window_days: int | None) -> tuple[DataFrame, Mapping[date, str] | None]:
+    """The day counts and fingerprints of the `window_days` days ending on `through` (all of them without a
+    window): a family whose snapshot reads only those days neither counts nor computes the others."""
+    if window_days is None:
+        return counts, files
+    since = through - timedelta(days=window_days - 1)
+    return (counts.where(F.col(catalog.EVENT_DATE) >= F.lit(since)),
+            {d: f for d, f in files.items() if d >= since} if files is not None else None)
+
+
 def _days_predicate(days: list[date]) -> str:
     dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
     return f"{catalog.EVENT_DATE} IN ({dates})"
@@ -366,11 +377,7 @@ def update_network_state(lake: Lake, interactions: DataFrame, through: date, ncf
     """
     manifest = _manifest(lake, NETWORK_DAYS, "actions")
     config_hash = network_settings_hash(ncfg)
-    counts = day_action_counts(interactions, ncfg)
-    if ncfg.window_days is not None:
-        since = through - timedelta(days=ncfg.window_days - 1)
-        counts = counts.where(F.col(catalog.EVENT_DATE) >= F.lit(since))
-        files = {d: f for d, f in files.items() if d >= since} if files is not None else None
+    counts, files = _window(day_action_counts(interactions, ncfg), files, through, ncfg.window_days)
     actions = day_counts(counts, through, manifest, config_hash, files, "network")
     stale = stale_days(actions, manifest, config_hash, family="network", unit="actions")
     days = days_to_compute(stale, actions)
@@ -398,12 +405,11 @@ def update_change_state(lake: Lake, posts: DataFrame, interactions: DataFrame, s
     window are neither counted nor computed. `files`: as update_behaviour_state's (of the three raw tables).
     """
     day = F.col(catalog.EVENT_DATE)
-    since = through - timedelta(days=ccfg.window_days - 1)
     manifest = _manifest(lake, CHANGE_DAYS, "records")
     config_hash = change_settings_hash(ccfg)
-    window_files = {d: f for d, f in files.items() if d >= since} if files is not None else None
-    counts = day_counts(day_record_counts(posts, interactions, sessions).where(day >= F.lit(since)), through,
-                        manifest, config_hash, window_files, "change")
+    records, window_files = _window(day_record_counts(posts, interactions, sessions), files, through,
+                                    ccfg.window_days)
+    counts = day_counts(records, through, manifest, config_hash, window_files, "change")
     stale = stale_days(counts, manifest, config_hash, family="change", unit="records")
     _refingerprint(lake, CHANGE_DAYS, refingerprinted(counts, manifest, config_hash, window_files, set(stale)),
                    counts, config_hash, window_files, CHANGE_DAYS_SCHEMA, ledger)

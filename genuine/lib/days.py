@@ -12,9 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from genuine.core.catalog import EVENT_DATE
-
-DAY_US = 86_400_000_000
+from genuine.core.catalog import EVENT_DATE, MICROS_PER_DAY
 
 
 def epoch_micros(ts: datetime) -> int:
@@ -31,7 +29,7 @@ def epoch_micros(ts: datetime) -> int:
 def day_window(as_of: datetime, days: int) -> tuple[int, int]:
     """The first and last UTC day numbers (days since 1970-01-01) of the `days`-day window ending on as_of's
     day."""
-    last = epoch_micros(as_of) // DAY_US
+    last = epoch_micros(as_of) // MICROS_PER_DAY
     return last - days + 1, last
 
 

@@ -181,7 +181,7 @@ def test_graphframes_dispatch_fails_clearly_without_jars(spark, zoo):
         G.connected_components(v, e, use_graphframes=True)
 
 
-GRAPHFRAMES_NOT_SERVED = ("measured 2026-12-05: the Maven registry this machine reaches serves no "
+GRAPHFRAMES_NOT_SERVED = ("measured 2026-12-05 and again 2026-12-08: the Maven registry this machine reaches serves no "
                           "io.graphframes:graphframes-spark4_2.13 artifact (0.10.0, 0.12.2, 0.12.3), and the "
                           "graphframes-py wheel carries no jar (docs/stack-facts.md)")
 
